@@ -1,0 +1,294 @@
+package components
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"stf-farm/components/model"
+	"stf-farm/components/placement"
+	"stf-farm/components/render"
+)
+
+// FarmType is the type token of Farm.
+const FarmType = "stf-farm:index:Farm"
+
+// machineBootTimeout bounds one `vagrant up` or `vagrant reload`, which includes adding
+// the box on the first boot.
+const machineBootTimeout = 30 * time.Minute
+
+// FarmArgs describe a farm.
+type FarmArgs struct {
+	// Config is the validated stack configuration.
+	Config *model.Config
+	// Stack names the farm's machines and etcd cluster.
+	Stack string
+	// ProjectDir is where relative box paths start.
+	ProjectDir string
+	// FarmDir is the stack's Vagrant project folder.
+	FarmDir string
+	// Secret signs STF's sessions. Nil means a generated random password.
+	Secret pulumi.StringInput
+}
+
+// Farm is a whole STF farm: its machines, the fleet units and the nginx configuration.
+type Farm struct {
+	pulumi.ResourceState
+
+	URL         pulumi.StringOutput         `pulumi:"url"`
+	DBAddress   pulumi.StringOutput         `pulumi:"dbAddress"`
+	Machines    pulumi.MapArrayOutput       `pulumi:"machines"`
+	Units       pulumi.MapMapOutput         `pulumi:"units"`
+	NginxDigest pulumi.StringOutput         `pulumi:"nginxConfigDigest"`
+	Placement   pulumi.StringArrayMapOutput `pulumi:"placement"`
+}
+
+// Plan is what the configuration alone decides: the units and where fleet may run them.
+type Plan struct {
+	Units     []render.Unit
+	Placement []placement.Result
+}
+
+// PlanFarm renders the units with the configured addresses and evaluates their
+// placement. Addresses do not change a unit's [X-Fleet] section, so the result holds for
+// the reported addresses too; a unit that no machine can run fails here, before any
+// resource is registered.
+func PlanFarm(cfg *model.Config) (Plan, error) {
+	addresses := render.Addresses{DB: cfg.DB.Address, Machines: map[string]string{}}
+	var machines []placement.Machine
+	for _, m := range cfg.Machines {
+		addresses.Machines[m.Name] = m.Address
+		metadata := map[string]string{}
+		for _, kv := range m.FleetMetadata() {
+			metadata[kv[0]] = kv[1]
+		}
+		machines = append(machines, placement.Machine{Name: m.Name, Metadata: metadata})
+	}
+
+	units, err := render.Units(cfg, render.UnitValues{Addresses: addresses, Secret: "planning"})
+	if err != nil {
+		return Plan{}, err
+	}
+	placementUnits := make([]placement.Unit, len(units))
+	for i, u := range units {
+		placementUnits[i] = placement.Unit{Name: u.Name, Text: u.Text}
+	}
+	results, err := placement.Evaluate(placementUnits, machines)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Units: units, Placement: results}, nil
+}
+
+// NewFarm creates the farm. It plans before it registers anything, so a configuration
+// fleet could not schedule fails without running a command.
+func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.ResourceOption) (*Farm, error) {
+	cfg := args.Config
+	plan, err := PlanFarm(cfg)
+	if err != nil {
+		return nil, err
+	}
+	network, err := netip.ParsePrefix(cfg.Network)
+	if err != nil {
+		return nil, fmt.Errorf("%s:network: %w", model.Namespace, err)
+	}
+
+	f := &Farm{}
+	if err := ctx.RegisterComponentResource(FarmType, name, f, opts...); err != nil {
+		return nil, err
+	}
+
+	secret := args.Secret
+	if secret == nil {
+		password, err := random.NewRandomPassword(ctx, name+"-secret", &random.RandomPasswordArgs{
+			Length:  pulumi.Int(32),
+			Special: pulumi.Bool(false),
+		}, pulumi.Parent(f))
+		if err != nil {
+			return nil, err
+		}
+		secret = password.Result
+	}
+
+	db, cores, err := newMachines(ctx, f, args, network)
+	if err != nil {
+		return nil, err
+	}
+	addresses := collectAddresses(db, cores)
+
+	proxyConfig := addresses.ApplyT(func(a render.Addresses) (string, error) {
+		return render.NginxConf(cfg, render.ProxyValues{Addresses: a.Machines, Placement: plan.Placement})
+	}).(pulumi.StringOutput)
+	nginxMachine, _ := cfg.MachineWithRole(model.RoleNginx)
+	proxy, err := NewProxy(ctx, name+"-proxy", ProxyArgs{
+		Config:  proxyConfig,
+		Image:   cfg.STF.NginxImage,
+		Machine: cores[nginxMachine.Name],
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, err
+	}
+
+	units, err := NewFleetUnits(ctx, name+"-units", FleetUnitsArgs{
+		Units:        plan.Units,
+		Texts:        unitTexts(cfg, plan.Units, addresses, secret),
+		Placement:    plan.Placement,
+		Endpoint:     fleetEndpoint(addresses),
+		MachineNames: machineNames(addresses),
+		Timeout:      time.Duration(cfg.UnitTimeoutSeconds) * time.Second,
+		ProxyReady:   []pulumi.Resource{proxy},
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, err
+	}
+
+	f.setOutputs(cfg, plan, db, cores, addresses, proxy, units)
+	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
+		"url":               f.URL,
+		"dbAddress":         f.DBAddress,
+		"machines":          f.Machines,
+		"units":             f.Units,
+		"nginxConfigDigest": f.NginxDigest,
+	}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// newMachines boots the db machine and every cluster machine; Pulumi runs them side by
+// side, since none depends on another.
+func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Prefix) (*Machine, map[string]*Machine, error) {
+	cfg := args.Config
+	dbFiles, err := render.DBMachine(cfg, args.Stack, args.ProjectDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := NewMachine(ctx, cfg.DB.Name, MachineArgs{
+		Provider:    cfg.Provider,
+		FarmDir:     args.FarmDir,
+		Network:     network,
+		Files:       dbFiles,
+		ReplaceOn:   replaceOn(cfg.Provider, cfg.DB.Address, cfg.DB.Box, args.ProjectDir),
+		BootTimeout: machineBootTimeout,
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, nil, err
+	}
+
+	cores := map[string]*Machine{}
+	for _, m := range cfg.Machines {
+		machineFiles, err := render.CoreMachine(cfg, args.Stack, args.ProjectDir, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		core, err := NewMachine(ctx, m.Name, MachineArgs{
+			Provider:    cfg.Provider,
+			FarmDir:     args.FarmDir,
+			Network:     network,
+			Files:       machineFiles,
+			ReplaceOn:   replaceOn(cfg.Provider, m.Address, cfg.Box, args.ProjectDir),
+			BootTimeout: machineBootTimeout,
+		}, pulumi.Parent(f))
+		if err != nil {
+			return nil, nil, err
+		}
+		cores[m.Name] = core
+	}
+	return db, cores, nil
+}
+
+func replaceOn(provider, address string, box model.Box, projectDir string) []string {
+	return []string{
+		"provider=" + provider,
+		"address=" + address,
+		"box=" + box.Name + "@" + box.Version + " " + render.BoxURL(box.URL, projectDir),
+	}
+}
+
+// collectAddresses gathers every machine's reported address into one output.
+func collectAddresses(db *Machine, cores map[string]*Machine) pulumi.Output {
+	names := sortedNames(cores)
+	inputs := []any{db.Address}
+	for _, name := range names {
+		inputs = append(inputs, cores[name].Address)
+	}
+	return pulumi.All(inputs...).ApplyT(func(values []any) render.Addresses {
+		a := render.Addresses{DB: values[0].(string), Machines: map[string]string{}}
+		for i, name := range names {
+			a.Machines[name] = values[i+1].(string)
+		}
+		return a
+	})
+}
+
+func sortedNames(machines map[string]*Machine) []string {
+	names := make([]string, 0, len(machines))
+	for name := range machines {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// unitTexts renders the units with the reported addresses. Units that carry the STF
+// secret get secret texts; the others are rendered without it, so they stay readable in
+// previews and state.
+func unitTexts(cfg *model.Config, units []render.Unit, addresses pulumi.Output, secret pulumi.StringInput) []pulumi.StringOutput {
+	plain := addresses.ApplyT(func(a render.Addresses) ([]render.Unit, error) {
+		return render.Units(cfg, render.UnitValues{Addresses: a})
+	})
+	withSecret := pulumi.All(addresses, secret).ApplyT(func(values []any) ([]render.Unit, error) {
+		return render.Units(cfg, render.UnitValues{
+			Addresses: values[0].(render.Addresses),
+			Secret:    values[1].(string),
+		})
+	})
+
+	texts := make([]pulumi.StringOutput, len(units))
+	for i, u := range units {
+		source := plain
+		if u.UsesSecret {
+			source = withSecret
+		}
+		texts[i] = source.ApplyT(func(rendered []render.Unit) string {
+			return rendered[i].Text
+		}).(pulumi.StringOutput)
+	}
+	return texts
+}
+
+// fleetEndpoint lists every cluster machine's etcd client URL, so fleetctl reaches the
+// cluster while any one machine answers.
+func fleetEndpoint(addresses pulumi.Output) pulumi.StringOutput {
+	return addresses.ApplyT(func(a render.Addresses) string {
+		var urls []string
+		for _, name := range sortedKeys(a.Machines) {
+			urls = append(urls, "http://"+a.Machines[name]+":2379")
+		}
+		return strings.Join(urls, ",")
+	}).(pulumi.StringOutput)
+}
+
+func machineNames(addresses pulumi.Output) pulumi.StringMapOutput {
+	return addresses.ApplyT(func(a render.Addresses) map[string]string {
+		names := map[string]string{}
+		for name, addr := range a.Machines {
+			names[addr] = name
+		}
+		return names
+	}).(pulumi.StringMapOutput)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,136 @@
+package components
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"stf-farm/components/render"
+	"stf-farm/components/vagrant"
+	"stf-farm/files"
+)
+
+// MachineArgs describe one Vagrant machine of the farm.
+type MachineArgs struct {
+	// Provider is the Vagrant provider that boots the machine.
+	Provider string
+	// FarmDir is the stack's Vagrant project folder.
+	FarmDir string
+	// Network is the farm network; the machine's address is the one it reports inside it.
+	Network netip.Prefix
+	// Files are the machine's data file and cloud-config or provisioning script.
+	Files render.MachineFiles
+	// ReplaceOn lists the settings Vagrant cannot change on an existing machine (box,
+	// address, provider): a change of any of them destroys and recreates the machine.
+	ReplaceOn []string
+	// BootTimeout bounds `vagrant up` and `vagrant reload`.
+	BootTimeout time.Duration
+}
+
+// Machine is a Vagrant machine: the db machine or a cluster machine. Its outputs are what
+// the machine reports once it runs, not what the configuration says.
+type Machine struct {
+	pulumi.ResourceState
+
+	Name     pulumi.StringOutput `pulumi:"name"`
+	Address  pulumi.StringOutput `pulumi:"address"`
+	State    pulumi.StringOutput `pulumi:"state"`
+	Provider pulumi.StringOutput `pulumi:"provider"`
+	SSHHost  pulumi.StringOutput `pulumi:"sshHost"`
+	SSHPort  pulumi.StringOutput `pulumi:"sshPort"`
+	SSHUser  pulumi.StringOutput `pulumi:"sshUser"`
+	SSHKey   pulumi.StringOutput `pulumi:"sshKey"`
+}
+
+// MachineType is the type token of Machine.
+const MachineType = "stf-farm:index:Machine"
+
+// script joins shell files into one command text, the shared functions first.
+func script(names ...string) string {
+	parts := []string{files.Read("scripts/lib.sh")}
+	for _, name := range names {
+		parts = append(parts, files.Read("scripts/"+name))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// vagrantEnvironment keeps Vagrant from contacting its servers on every call.
+func vagrantEnvironment() pulumi.StringMap {
+	return pulumi.StringMap{
+		"VAGRANT_CHECKPOINT_DISABLE":       pulumi.String("1"),
+		"VAGRANT_BOX_UPDATE_CHECK_DISABLE": pulumi.String("1"),
+	}
+}
+
+// NewMachine boots the machine with `vagrant up`, re-provisions it in place with
+// `vagrant reload --provision` when a setting Vagrant can apply changes, and destroys it
+// on delete, tolerating a machine that is already gone.
+func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulumi.ResourceOption) (*Machine, error) {
+	m := &Machine{}
+	if err := ctx.RegisterComponentResource(MachineType, name, m, opts...); err != nil {
+		return nil, err
+	}
+
+	env := vagrantEnvironment()
+	env["FARM_DIR"] = pulumi.String(args.FarmDir)
+	env["FARM_MACHINE"] = pulumi.String(name)
+	env["FARM_PROVIDER"] = pulumi.String(args.Provider)
+	env["FARM_VAGRANTFILE"] = pulumi.String(render.Vagrantfile())
+	env["FARM_MACHINE_DATA"] = pulumi.String(args.Files.Data)
+	env["FARM_MACHINE_EXTRA_PATH"] = pulumi.String(args.Files.ExtraPath)
+	env["FARM_MACHINE_EXTRA"] = pulumi.String(args.Files.Extra)
+
+	triggers := pulumi.Array{}
+	for _, value := range args.ReplaceOn {
+		triggers = append(triggers, pulumi.String(value))
+	}
+
+	timeout := args.BootTimeout.String()
+	cmd, err := local.NewCommand(ctx, name+"-vagrant", &local.CommandArgs{
+		Create:      pulumi.String(script("machine-files.sh", "machine-up.sh")),
+		Update:      pulumi.String(script("machine-files.sh", "machine-update.sh")),
+		Delete:      pulumi.String(script("machine-files.sh", "machine-destroy.sh")),
+		Environment: env,
+		Triggers:    triggers,
+	},
+		pulumi.Parent(m),
+		// The Vagrant machine name is fixed, so the old machine must go first.
+		pulumi.DeleteBeforeReplace(true),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: timeout, Update: timeout, Delete: timeout}),
+	)
+	if err != nil {
+		return nil, err
+	}
+
+	report := cmd.Stdout.ApplyT(func(out string) (vagrant.Report, error) {
+		return vagrant.ParseReport(name, out, args.Network)
+	})
+	field := func(get func(vagrant.Report) string) pulumi.StringOutput {
+		return report.ApplyT(func(v any) string { return get(v.(vagrant.Report)) }).(pulumi.StringOutput)
+	}
+	m.Name = pulumi.String(name).ToStringOutput()
+	m.Address = field(func(r vagrant.Report) string { return r.Address })
+	m.State = field(func(r vagrant.Report) string { return r.State })
+	m.Provider = field(func(r vagrant.Report) string { return r.Provider })
+	m.SSHHost = field(func(r vagrant.Report) string { return r.SSH.Host })
+	m.SSHPort = field(func(r vagrant.Report) string { return r.SSH.Port })
+	m.SSHUser = field(func(r vagrant.Report) string { return r.SSH.User })
+	m.SSHKey = field(func(r vagrant.Report) string { return r.SSH.IdentityFile })
+
+	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
+		"name":     m.Name,
+		"address":  m.Address,
+		"state":    m.State,
+		"provider": m.Provider,
+		"sshHost":  m.SSHHost,
+		"sshPort":  m.SSHPort,
+		"sshUser":  m.SSHUser,
+		"sshKey":   m.SSHKey,
+	}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

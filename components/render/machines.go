@@ -1,0 +1,165 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"stf-farm/components/model"
+	"stf-farm/files"
+)
+
+// Machine kinds in the Vagrant data files.
+const (
+	KindDB   = "db"
+	KindCore = "core"
+)
+
+// DBProvisionPath is where the db machine's provisioning script lives in the Vagrant
+// project folder.
+const DBProvisionPath = "provision/rethinkdb.sh"
+
+// MachineFiles are the files one machine adds to the farm's Vagrant project folder.
+type MachineFiles struct {
+	// Data is machines/<name>.json, the machine's description the Vagrantfile reads.
+	Data string
+	// ExtraPath is the folder-relative path of the machine's second file: its
+	// cloud-config, or the db machine's provisioning script.
+	ExtraPath string
+	// Extra is the content of that file.
+	Extra string
+}
+
+// Vagrantfile returns the farm's Vagrantfile. It is static: every setting comes from the
+// machines' data files.
+func Vagrantfile() string {
+	return files.Read("vagrant/Vagrantfile")
+}
+
+// boxData is a box as the Vagrantfile reads it; empty fields are left out.
+type boxData struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	URL     string `json:"url,omitempty"`
+}
+
+type machineData struct {
+	Name            string         `json:"name"`
+	Kind            string         `json:"kind"`
+	VMName          string         `json:"vmName"`
+	Address         string         `json:"address"`
+	Memory          int            `json:"memory"`
+	CPUs            int            `json:"cpus"`
+	Box             boxData        `json:"box"`
+	Devices         []model.Device `json:"devices"`
+	AdminHostPort   int            `json:"adminHostPort,omitempty"`
+	ProvisionScript string         `json:"provisionScript,omitempty"`
+	UserData        string         `json:"userData,omitempty"`
+}
+
+// BoxURL turns a box URL from the configuration into one Vagrant accepts: a path
+// without a scheme is taken relative to the project folder and becomes a file:// URL.
+func BoxURL(raw, projectDir string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err == nil && u.Scheme != "" {
+		return raw
+	}
+	path := raw
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(projectDir, path)
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+}
+
+func vmName(stack, machine string) string {
+	return model.Namespace + "-" + stack + "-" + machine
+}
+
+func encode(data machineData) (string, error) {
+	if data.Devices == nil {
+		data.Devices = []model.Device{}
+	}
+	out, err := json.MarshalIndent(data, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("machine %s: %w", data.Name, err)
+	}
+	return string(out) + "\n", nil
+}
+
+// DBMachine renders the db machine's data file and its provisioning script.
+func DBMachine(cfg *model.Config, stack, projectDir string) (MachineFiles, error) {
+	db := cfg.DB
+	data, err := encode(machineData{
+		Name:    db.Name,
+		Kind:    KindDB,
+		VMName:  vmName(stack, db.Name),
+		Address: db.Address,
+		Memory:  db.Memory,
+		CPUs:    db.CPUs,
+		Box: boxData{
+			Name: db.Box.Name, Version: db.Box.Version, URL: BoxURL(db.Box.URL, projectDir),
+		},
+		AdminHostPort:   db.AdminHostPort,
+		ProvisionScript: DBProvisionPath,
+	})
+	if err != nil {
+		return MachineFiles{}, err
+	}
+	return MachineFiles{
+		Data:      data,
+		ExtraPath: DBProvisionPath,
+		Extra:     files.Read("vagrant/rethinkdb-provision.sh"),
+	}, nil
+}
+
+// CoreMachine renders a cluster machine's data file and its cloud-config. The
+// cloud-config bootstraps etcd statically from every cluster machine's configured
+// address, since the machines do not exist yet when it is written.
+func CoreMachine(cfg *model.Config, stack, projectDir string, m model.Machine) (MachineFiles, error) {
+	userDataPath := "machines/" + m.Name + ".user-data"
+	data, err := encode(machineData{
+		Name:    m.Name,
+		Kind:    KindCore,
+		VMName:  vmName(stack, m.Name),
+		Address: m.Address,
+		Memory:  m.Memory,
+		CPUs:    m.CPUs,
+		Box: boxData{
+			Name: cfg.Box.Name, Version: cfg.Box.Version, URL: BoxURL(cfg.Box.URL, projectDir),
+		},
+		Devices:  m.Devices,
+		UserData: userDataPath,
+	})
+	if err != nil {
+		return MachineFiles{}, err
+	}
+
+	var members []string
+	for _, other := range cfg.Machines {
+		members = append(members, other.Name+"=http://"+other.Address+":2380")
+	}
+	userData, err := execute("vagrant/cloud-config.yaml.tmpl", template.FuncMap{"yaml": yamlQuote},
+		map[string]any{
+			"Name":           m.Name,
+			"Address":        m.Address,
+			"InitialCluster": strings.Join(members, ","),
+			"ClusterToken":   model.Namespace + "-" + stack,
+			"FleetMetadata":  m.FleetMetadataString(),
+		})
+	if err != nil {
+		return MachineFiles{}, err
+	}
+	return MachineFiles{Data: data, ExtraPath: userDataPath, Extra: userData}, nil
+}
+
+// yamlQuote writes a value as a double-quoted YAML scalar; JSON strings are valid YAML.
+func yamlQuote(value string) (string, error) {
+	out, err := json.Marshal(value)
+	return string(out), err
+}
