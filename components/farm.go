@@ -3,7 +3,6 @@ package components
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -46,6 +45,7 @@ type Farm struct {
 	Units       pulumi.MapMapOutput         `pulumi:"units"`
 	NginxDigest pulumi.StringOutput         `pulumi:"nginxConfigDigest"`
 	Placement   pulumi.StringArrayMapOutput `pulumi:"placement"`
+	UnitFiles   pulumi.StringMapOutput      `pulumi:"unitFiles"`
 }
 
 // Plan is what the configuration alone decides: the units and where fleet may run them.
@@ -121,7 +121,8 @@ func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.Res
 	}
 	addresses := collectAddresses(db, cores)
 
-	proxyConfig := addresses.ApplyT(func(a render.Addresses) (string, error) {
+	proxyConfig := addresses.ApplyT(func(all map[string]string) (string, error) {
+		a := splitAddresses(cfg, all)
 		return render.NginxConf(cfg, render.ProxyValues{Addresses: a.Machines, Placement: plan.Placement})
 	}).(pulumi.StringOutput)
 	nginxMachine, _ := cfg.MachineWithRole(model.RoleNginx)
@@ -138,8 +139,8 @@ func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.Res
 		Units:        plan.Units,
 		Texts:        unitTexts(cfg, plan.Units, addresses, secret),
 		Placement:    plan.Placement,
-		Endpoint:     fleetEndpoint(addresses),
-		MachineNames: machineNames(addresses),
+		Endpoint:     fleetEndpoint(cfg, addresses),
+		MachineNames: machineNames(cfg, addresses),
 		Timeout:      time.Duration(cfg.UnitTimeoutSeconds) * time.Second,
 		ProxyReady:   []pulumi.Resource{proxy},
 	}, pulumi.Parent(f))
@@ -210,44 +211,44 @@ func replaceOn(provider, address string, box model.Box, projectDir string) []str
 	}
 }
 
-// collectAddresses gathers every machine's reported address into one output.
-func collectAddresses(db *Machine, cores map[string]*Machine) pulumi.Output {
-	names := sortedNames(cores)
-	inputs := []any{db.Address}
-	for _, name := range names {
-		inputs = append(inputs, cores[name].Address)
+// collectAddresses gathers every machine's reported address, db included, into one
+// output keyed by machine name.
+func collectAddresses(db *Machine, cores map[string]*Machine) pulumi.StringMapOutput {
+	all := pulumi.StringMap{}
+	for name, m := range cores {
+		all[name] = m.Address
 	}
-	return pulumi.All(inputs...).ApplyT(func(values []any) render.Addresses {
-		a := render.Addresses{DB: values[0].(string), Machines: map[string]string{}}
-		for i, name := range names {
-			a.Machines[name] = values[i+1].(string)
+	return pulumi.All(db.Name, db.Address, all).ApplyT(func(values []any) map[string]string {
+		out := map[string]string{values[0].(string): values[1].(string)}
+		for name, addr := range values[2].(map[string]string) {
+			out[name] = addr
 		}
-		return a
-	})
+		return out
+	}).(pulumi.StringMapOutput)
 }
 
-func sortedNames(machines map[string]*Machine) []string {
-	names := make([]string, 0, len(machines))
-	for name := range machines {
-		names = append(names, name)
+// splitAddresses separates the db machine's address from the cluster machines'.
+func splitAddresses(cfg *model.Config, all map[string]string) render.Addresses {
+	a := render.Addresses{DB: all[cfg.DB.Name], Machines: map[string]string{}}
+	for _, m := range cfg.Machines {
+		a.Machines[m.Name] = all[m.Name]
 	}
-	sort.Strings(names)
-	return names
+	return a
 }
 
 // unitTexts renders the units with the reported addresses. Units that carry the STF
 // secret get secret texts; the others are rendered without it, so they stay readable in
 // previews and state.
-func unitTexts(cfg *model.Config, units []render.Unit, addresses pulumi.Output, secret pulumi.StringInput) []pulumi.StringOutput {
-	plain := addresses.ApplyT(func(a render.Addresses) ([]render.Unit, error) {
-		return render.Units(cfg, render.UnitValues{Addresses: a})
-	})
-	withSecret := pulumi.All(addresses, secret).ApplyT(func(values []any) ([]render.Unit, error) {
-		return render.Units(cfg, render.UnitValues{
-			Addresses: values[0].(render.Addresses),
+func unitTexts(cfg *model.Config, units []render.Unit, addresses pulumi.StringMapOutput, secret pulumi.StringInput) []pulumi.StringOutput {
+	plain := addresses.ApplyT(func(all map[string]string) ([]string, error) {
+		return unitFileTexts(render.Units(cfg, render.UnitValues{Addresses: splitAddresses(cfg, all)}))
+	}).(pulumi.StringArrayOutput)
+	withSecret := pulumi.All(addresses, secret).ApplyT(func(values []any) ([]string, error) {
+		return unitFileTexts(render.Units(cfg, render.UnitValues{
+			Addresses: splitAddresses(cfg, values[0].(map[string]string)),
 			Secret:    values[1].(string),
-		})
-	})
+		}))
+	}).(pulumi.StringArrayOutput)
 
 	texts := make([]pulumi.StringOutput, len(units))
 	for i, u := range units {
@@ -255,40 +256,40 @@ func unitTexts(cfg *model.Config, units []render.Unit, addresses pulumi.Output, 
 		if u.UsesSecret {
 			source = withSecret
 		}
-		texts[i] = source.ApplyT(func(rendered []render.Unit) string {
-			return rendered[i].Text
-		}).(pulumi.StringOutput)
+		texts[i] = source.Index(pulumi.Int(i))
 	}
 	return texts
 }
 
+func unitFileTexts(units []render.Unit, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	texts := make([]string, len(units))
+	for i, u := range units {
+		texts[i] = u.Text
+	}
+	return texts, nil
+}
+
 // fleetEndpoint lists every cluster machine's etcd client URL, so fleetctl reaches the
 // cluster while any one machine answers.
-func fleetEndpoint(addresses pulumi.Output) pulumi.StringOutput {
-	return addresses.ApplyT(func(a render.Addresses) string {
+func fleetEndpoint(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.StringOutput {
+	return addresses.ApplyT(func(all map[string]string) string {
 		var urls []string
-		for _, name := range sortedKeys(a.Machines) {
-			urls = append(urls, "http://"+a.Machines[name]+":2379")
+		for _, m := range cfg.Machines {
+			urls = append(urls, "http://"+all[m.Name]+":2379")
 		}
 		return strings.Join(urls, ",")
 	}).(pulumi.StringOutput)
 }
 
-func machineNames(addresses pulumi.Output) pulumi.StringMapOutput {
-	return addresses.ApplyT(func(a render.Addresses) map[string]string {
+func machineNames(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.StringMapOutput {
+	return addresses.ApplyT(func(all map[string]string) map[string]string {
 		names := map[string]string{}
-		for name, addr := range a.Machines {
-			names[addr] = name
+		for _, m := range cfg.Machines {
+			names[all[m.Name]] = m.Name
 		}
 		return names
 	}).(pulumi.StringMapOutput)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,9 +9,9 @@ import (
 
 // setOutputs fills the farm's outputs from its children.
 func (f *Farm) setOutputs(cfg *model.Config, plan Plan, db *Machine, cores map[string]*Machine,
-	addresses pulumi.Output, proxy *Proxy, units *FleetUnits) {
-	f.URL = addresses.ApplyT(func(a render.Addresses) string {
-		return "http://" + render.PublicHost(cfg, a) + "/"
+	addresses pulumi.StringMapOutput, proxy *Proxy, units *FleetUnits) {
+	f.URL = addresses.ApplyT(func(all map[string]string) string {
+		return "http://" + render.PublicHost(cfg, splitAddresses(cfg, all)) + "/"
 	}).(pulumi.StringOutput)
 	f.DBAddress = db.Address
 
@@ -43,5 +43,6 @@ func (f *Farm) setOutputs(cfg *model.Config, plan Plan, db *Machine, cores map[s
 	}
 	f.Units = unitMap.ToMapMapOutput()
 	f.Placement = units.Placement
+	f.UnitFiles = units.Files
 	f.NginxDigest = proxy.Digest
 }

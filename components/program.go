@@ -61,5 +61,7 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("machines", farm.Machines)
 	ctx.Export("units", farm.Units)
 	ctx.Export("nginxConfigDigest", farm.NginxDigest)
+	// Secret, because some unit files contain the STF secret.
+	ctx.Export("unitFiles", farm.UnitFiles)
 	return nil
 }

@@ -45,6 +45,9 @@ type FleetUnits struct {
 
 	// Placement maps each unit to the machines fleet runs it on.
 	Placement pulumi.StringArrayMapOutput `pulumi:"placement"`
+	// Files maps each unit to its unit file. It is secret, since some files contain the
+	// STF secret.
+	Files pulumi.StringMapOutput `pulumi:"files"`
 }
 
 // NewFleetUnits submits and starts every unit, one group after the other: the base
@@ -58,6 +61,7 @@ func NewFleetUnits(ctx *pulumi.Context, name string, args FleetUnitsArgs, opts .
 
 	byGroup := map[string][]pulumi.Resource{}
 	placed := pulumi.StringArrayMap{}
+	unitFiles := pulumi.StringMap{}
 	for _, group := range render.Groups {
 		var dependsOn []pulumi.Resource
 		if previous := previousGroup(group); previous != "" {
@@ -76,6 +80,7 @@ func NewFleetUnits(ctx *pulumi.Context, name string, args FleetUnitsArgs, opts .
 				return nil, err
 			}
 			byGroup[group] = append(byGroup[group], cmd)
+			unitFiles[unit.Name] = args.Texts[i]
 			placed[unit.Name] = pulumi.All(cmd.Stdout, args.MachineNames).ApplyT(
 				func(values []any) []string {
 					return fleet.ParsePlacement(values[0].(string), values[1].(map[string]string))
@@ -83,8 +88,9 @@ func NewFleetUnits(ctx *pulumi.Context, name string, args FleetUnitsArgs, opts .
 		}
 	}
 	u.Placement = placed.ToStringArrayMapOutput()
+	u.Files = pulumi.ToSecret(unitFiles).(pulumi.StringMapOutput)
 
-	if err := ctx.RegisterResourceOutputs(u, pulumi.Map{"placement": u.Placement}); err != nil {
+	if err := ctx.RegisterResourceOutputs(u, pulumi.Map{"placement": u.Placement, "files": u.Files}); err != nil {
 		return nil, err
 	}
 	return u, nil

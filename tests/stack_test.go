@@ -1,0 +1,53 @@
+package tests
+
+import (
+	"io"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/stretchr/testify/require"
+
+	"stf-farm/components/model"
+)
+
+// projectDir returns the repository's top folder, where Pulumi.yaml is.
+func projectDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	require.True(t, ok)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// stackConfig reads Pulumi.<stack>.yaml the way the Pulumi engine does and returns the
+// raw values the program sees, keyed without the namespace.
+func stackConfig(t testing.TB, stack string) map[string]string {
+	t.Helper()
+	dir := projectDir(t)
+	project, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
+	require.NoError(t, err)
+	ps, err := workspace.LoadProjectStack(diag.DefaultSink(io.Discard, io.Discard, diag.FormatOptions{Color: colors.Never}), project,
+		filepath.Join(dir, "Pulumi."+stack+".yaml"))
+	require.NoError(t, err)
+
+	raw := map[string]string{}
+	for key, value := range ps.Config {
+		require.Equal(t, model.Namespace, key.Namespace(), "key %s", key)
+		v, err := value.Value(config.NopDecrypter)
+		require.NoError(t, err)
+		raw[key.Name()] = v
+	}
+	return raw
+}
+
+// devConfig returns the validated reference stack.
+func devConfig(t testing.TB) *model.Config {
+	t.Helper()
+	cfg, err := model.Load(stackConfig(t, "dev"))
+	require.NoError(t, err)
+	return cfg
+}

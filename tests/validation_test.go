@@ -1,0 +1,239 @@
+package tests
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"stf-farm/components/model"
+)
+
+func TestDevStackIsValid(t *testing.T) {
+	cfg := devConfig(t)
+	assert.Equal(t, model.ProviderVirtualBox, cfg.Provider)
+	assert.Len(t, cfg.Machines, 3)
+	assert.Equal(t, []int{1}, cfg.ProviderIndexes())
+	assert.Equal(t, "role=nginx,index=1", cfg.Machines[0].FleetMetadataString())
+}
+
+// devMachines returns the dev stack's machines as generic JSON values to edit.
+func devMachines(t *testing.T) []map[string]any {
+	t.Helper()
+	var machines []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stackConfig(t, "dev")["machines"]), &machines))
+	return machines
+}
+
+func devSTF(t *testing.T) map[string]any {
+	t.Helper()
+	var stf map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stackConfig(t, "dev")["stf"]), &stf))
+	return stf
+}
+
+func TestValidationRejectsBadStacks(t *testing.T) {
+	type edit func(t *testing.T, raw map[string]string) map[string]string
+
+	machines := func(change func(ms []map[string]any) []map[string]any) edit {
+		return func(t *testing.T, raw map[string]string) map[string]string {
+			return withConfig(t, raw, "machines", change(devMachines(t)))
+		}
+	}
+	stf := func(change func(s map[string]any)) edit {
+		return func(t *testing.T, raw map[string]string) map[string]string {
+			s := devSTF(t)
+			change(s)
+			return withConfig(t, raw, "stf", s)
+		}
+	}
+	set := func(key string, value any) edit {
+		return func(t *testing.T, raw map[string]string) map[string]string {
+			return withConfig(t, raw, key, value)
+		}
+	}
+
+	cases := []struct {
+		name string
+		edit edit
+		// key is the setting the error must name; fix is a phrase of the fix.
+		key, fix string
+	}{
+		{"duplicate machine name", machines(func(ms []map[string]any) []map[string]any {
+			ms[1]["name"] = "core-01"
+			return ms
+		}), "machines[1].name", "its own name"},
+		{"machine named like db", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["name"] = "db"
+			return ms
+		}), "machines[2].name", "its own name"},
+		{"duplicate address", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["address"] = "192.168.56.101"
+			return ms
+		}), "machines[2].address", "its own address"},
+		{"address of db", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["address"] = "192.168.56.11"
+			return ms
+		}), "machines[0].address", "its own address"},
+		{"duplicate index", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["index"] = 2
+			return ms
+		}), "machines[2].index", "its own index"},
+		{"index zero", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["index"] = 0
+			return ms
+		}), "machines[0].index", "1, 2, 3"},
+		{"malformed address", machines(func(ms []map[string]any) []map[string]any {
+			ms[1]["address"] = "192.168.56.300"
+			return ms
+		}), "machines[1].address", "an address such as"},
+		{"address with placeholder", machines(func(ms []map[string]any) []map[string]any {
+			ms[1]["address"] = "172.17.8.10{1|2|3}"
+			return ms
+		}), "machines[1].address", "an address such as"},
+		{"machine outside network", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["address"] = "192.168.57.103"
+			return ms
+		}), "machines[2].address", "inside 192.168.56.0/24"},
+		{"db outside network", set("db", map[string]any{"address": "198.162.50.11"}),
+			"db.address", "inside 192.168.56.0/24"},
+		{"broadcast address", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["address"] = "192.168.56.255"
+			return ms
+		}), "machines[2].address", "between 192.168.56.2 and 192.168.56.254"},
+		{"no nginx machine", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["roles"] = []string{}
+			return ms
+		}), "machines", "add nginx"},
+		{"two nginx machines", machines(func(ms []map[string]any) []map[string]any {
+			ms[1]["roles"] = []string{"nginx", "appside"}
+			return ms
+		}), "machines", "keep the role nginx on one machine"},
+		{"no appside machine", machines(func(ms []map[string]any) []map[string]any {
+			ms[1]["roles"] = []string{}
+			return ms
+		}), "machines", "add appside"},
+		{"no devside machine", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["roles"] = []string{}
+			return ms
+		}), "machines", "add devside"},
+		{"unknown role", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["roles"] = []string{"ngnix"}
+			return ms
+		}), "machines[0].roles[0]", "one of nginx, appside, devside"},
+		{"no machines", set("machines", []any{}), "machines", "at least one machine"},
+		{"memory below 1024", machines(func(ms []map[string]any) []map[string]any {
+			ms[1]["memory"] = 512
+			return ms
+		}), "machines[1].memory", "1024 or more"},
+		{"provider ports with 4 digits", stf(func(s map[string]any) {
+			s["providerPorts"] = map[string]any{"min": 7400, "max": 7700}
+		}), "stf.providerPorts.min", "between 10000 and 65535"},
+		{"provider port max too big", stf(func(s map[string]any) {
+			s["providerPorts"] = map[string]any{"min": 15000, "max": 70000}
+		}), "stf.providerPorts.max", "between 10000 and 65535"},
+		{"empty provider port range", stf(func(s map[string]any) {
+			s["providerPorts"] = map[string]any{"min": 15500, "max": 15000}
+		}), "stf.providerPorts", "no greater than max"},
+		{"provider without machine", stf(func(s map[string]any) {
+			s["providers"] = []int{1, 4}
+		}), "stf.providers[1]", "index of a machine"},
+		{"too many processors", stf(func(s map[string]any) {
+			s["processors"] = 4
+		}), "stf.processors", "number of machines"},
+		{"latest STF image", stf(func(s map[string]any) {
+			s["image"] = "devicefarmer/stf:latest"
+		}), "stf.image", "devicefarmer/stf:3.7.9"},
+		{"untagged STF image", stf(func(s map[string]any) {
+			s["image"] = "openstf/stf"
+		}), "stf.image", "devicefarmer/stf:3.7.9"},
+		{"device vendor not hex", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["devices"] = []map[string]any{{"name": "Pixel", "vendorId": "18g1", "productId": "4ee2"}}
+			return ms
+		}), "machines[0].devices[0].vendorId", "lsusb"},
+		{"device product too short", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["devices"] = []map[string]any{{"name": "Pixel", "vendorId": "18d1", "productId": "4ee"}}
+			return ms
+		}), "machines[0].devices[0].productId", "lsusb"},
+		{"device without name", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["devices"] = []map[string]any{{"name": "", "vendorId": "18d1", "productId": "4ee2"}}
+			return ms
+		}), "machines[0].devices[0].name", "name the USB filter"},
+		{"network outside VirtualBox range", set("network", "172.17.8.0/24"),
+			"network", "/etc/vbox/networks.conf"},
+		{"malformed network", set("network", "192.168.56.0"), "network", "192.168.56.0/24"},
+		{"malformed allowed range", set("allowedHostOnlyRanges", []string{"10.0.0.0"}),
+			"allowedHostOnlyRanges[0]", "networks.conf"},
+		{"unknown provider", set("provider", "hyperv"), "provider", "virtualbox or docker"},
+		{"box URL scheme", set("box", map[string]any{"name": "coreos", "url": "ftp://example.org/c.box"}),
+			"box.url", "file://"},
+		{"unit timeout zero", set("unitTimeoutSeconds", "-5"), "unitTimeoutSeconds", "for example 600"},
+		{"misspelt machine field", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["memroy"] = 2048
+			return ms
+		}), "machines", "(see Pulumi.dev.yaml)"},
+		{"non-numeric timeout", set("unitTimeoutSeconds", "ten"), "unitTimeoutSeconds", "a number such as 600"},
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := tc.edit(t, stackConfig(t, "dev"))
+			_, err := model.Load(raw)
+			require.Error(t, err)
+
+			var verr *model.ValidationError
+			require.ErrorAs(t, err, &verr)
+			assert.True(t, verr.HasKey(tc.key), "no problem names %s in:\n%s", tc.key, err)
+			assert.Contains(t, err.Error(), tc.fix, "the error does not say how to fix it")
+			assert.Contains(t, err.Error(), model.Namespace+":"+tc.key+" = ", "the error does not name the setting")
+		})
+	}
+}
+
+func TestAllowedRangePermitsOtherNetwork(t *testing.T) {
+	raw := stackConfig(t, "dev")
+	ms := devMachines(t)
+	for i, m := range ms {
+		m["address"] = []string{"172.17.8.101", "172.17.8.102", "172.17.8.103"}[i]
+	}
+	raw = withConfig(t, raw, "machines", ms)
+	raw = withConfig(t, raw, "db", map[string]any{"address": "172.17.8.11"})
+	raw = withConfig(t, raw, "network", "172.17.8.0/24")
+
+	_, err := model.Load(raw)
+	require.Error(t, err, "172.17.8.0/24 is outside VirtualBox's default range")
+
+	raw = withConfig(t, raw, "allowedHostOnlyRanges", []string{"172.16.0.0/12"})
+	_, err = model.Load(raw)
+	assert.NoError(t, err)
+}
+
+func TestDockerProviderSkipsVirtualBoxRange(t *testing.T) {
+	raw := stackConfig(t, "dev")
+	ms := devMachines(t)
+	for i, m := range ms {
+		m["address"] = []string{"10.231.8.101", "10.231.8.102", "10.231.8.103"}[i]
+	}
+	raw = withConfig(t, raw, "machines", ms)
+	raw = withConfig(t, raw, "db", map[string]any{"address": "10.231.8.11"})
+	raw = withConfig(t, raw, "network", "10.231.8.0/24")
+	raw = withConfig(t, raw, "provider", "docker")
+
+	_, err := model.Load(raw)
+	assert.NoError(t, err)
+}
+
+func TestValidationListsEveryProblem(t *testing.T) {
+	raw := withConfig(t, stackConfig(t, "dev"), "provider", "hyperv")
+	ms := devMachines(t)
+	ms[1]["memory"] = 256
+	raw = withConfig(t, raw, "machines", ms)
+
+	_, err := model.Load(raw)
+	var verr *model.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.True(t, verr.HasKey("provider"))
+	assert.True(t, verr.HasKey("machines[1].memory"))
+	assert.Len(t, verr.Problems, 2)
+}
