@@ -1,0 +1,37 @@
+# stf-farm: build the tools the farm needs, run the tests, and drive the stack.
+#
+#   make test               vet, format check and every test (needs nginx, vagrant,
+#                           etcd-server and openssh-server from apt, and `make tools`)
+#   make tools              build the Pulumi CLI, the provider plugins and fleetctl into bin/
+#   make up STACK=dev       create or update the farm of a stack
+
+STACK ?= dev
+BIN   := $(CURDIR)/bin
+
+# fleet v1.0.0 and the dependency versions that build with it are pinned in
+# tools/fleetctl/go.mod; the version string is what `fleetctl version` prints.
+FLEET_VERSION := 1.0.0
+
+.PHONY: all test vet fmt-check fleetctl
+all: test
+
+include tools/tools.mk
+
+fleetctl: $(BIN)/fleetctl
+
+$(BIN)/fleetctl: tools/fleetctl/go.mod tools/fleetctl/go.sum
+	cd tools/fleetctl && CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-X github.com/coreos/fleet/version.Version=$(FLEET_VERSION)" \
+		-o $(BIN)/fleetctl github.com/coreos/fleet/fleetctl
+
+tools: fleetctl
+
+vet:
+	go vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l main.go components files tests); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+test: tools vet fmt-check
+	go test -count=1 ./...
