@@ -64,3 +64,7 @@ func systemTool(t *testing.T, name, pkg string) string {
 	require.NoError(t, err, "%s is not installed: apt-get install %s", name, pkg)
 	return path
 }
+
+func resourceKeyOf(name string) resource.PropertyKey {
+	return resource.PropertyKey(name)
+}
