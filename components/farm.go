@@ -27,7 +27,7 @@ type FarmArgs struct {
 	Config *model.Config
 	// Stack names the farm's machines and etcd cluster.
 	Stack string
-	// ProjectDir is where relative box paths start.
+	// ProjectDir is the folder that relative box paths start from.
 	ProjectDir string
 	// FarmDir is the stack's Vagrant project folder.
 	FarmDir string
@@ -48,7 +48,8 @@ type Farm struct {
 	UnitFiles   pulumi.StringMapOutput      `pulumi:"unitFiles"`
 }
 
-// Plan is what the configuration alone decides: the units and where fleet may run them.
+// Plan is the part of the farm that the configuration alone decides: the units and
+// the machines fleet may run them on.
 type Plan struct {
 	Units     []render.Unit
 	Placement []placement.Result
@@ -56,7 +57,7 @@ type Plan struct {
 
 // PlanFarm renders the units with the configured addresses and evaluates their
 // placement. Addresses do not change a unit's [X-Fleet] section, so the result holds for
-// the reported addresses too; a unit that no machine can run fails here, before any
+// the reported addresses too. A unit that no machine can run fails here, before any
 // resource is registered.
 func PlanFarm(cfg *model.Config) (Plan, error) {
 	addresses := render.Addresses{DB: cfg.DB.Address, Machines: map[string]string{}}
@@ -273,7 +274,7 @@ func unitFileTexts(units []render.Unit, err error) ([]string, error) {
 }
 
 // fleetEndpoint lists every cluster machine's etcd client URL, so fleetctl reaches the
-// cluster while any one machine answers.
+// cluster while any one machine is up.
 func fleetEndpoint(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.StringOutput {
 	return addresses.ApplyT(func(all map[string]string) string {
 		var urls []string

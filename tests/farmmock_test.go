@@ -38,9 +38,9 @@ type registered struct {
 	Dependencies []string
 }
 
-// farmMocks is a mock engine whose commands answer like Vagrant and fleetctl would:
-// machines report the addresses in Reported (keyed by machine name), not the configured
-// ones, and each unit reports the first of its candidates as its machine.
+// farmMocks is a mock engine whose commands print what Vagrant and fleetctl would.
+// Machines report the addresses in Reported (keyed by machine name), not the configured
+// ones, and each unit reports the machine of the first fleet endpoint as its machine.
 type farmMocks struct {
 	Reported map[string]string
 	DryRun   bool

@@ -18,7 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in tests/testdata/golden from the current templates")
 
-// goldenProjectDir stands in for the project folder in rendered paths, so golden files
+// goldenProjectDir replaces the project folder in rendered paths, so golden files
 // do not depend on where the repository is checked out.
 const goldenProjectDir = "/home/user/stf-farm"
 

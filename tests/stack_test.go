@@ -24,7 +24,7 @@ func projectDir(t testing.TB) string {
 }
 
 // stackConfig reads Pulumi.<stack>.yaml the way the Pulumi engine does and returns the
-// raw values the program sees, keyed without the namespace.
+// raw values the program receives, keyed without the namespace.
 func stackConfig(t testing.TB, stack string) map[string]string {
 	t.Helper()
 	dir := projectDir(t)
