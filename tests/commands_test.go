@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +33,11 @@ func runRegisteredCommand(t *testing.T, r registered, operation string, override
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", input.StringValue())
+	// The script starts children (ssh, fleetctl) that keep the output pipes open, so a
+	// timeout kills the whole process group, and Wait gives up on the pipes soon after.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = os.Environ()
 	for k, v := range r.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -53,15 +59,6 @@ func toolPath(t *testing.T, name string) string {
 	path := filepath.Join(projectDir(t), "bin", name)
 	_, err := os.Stat(path)
 	require.NoError(t, err, "%s is missing: run `make tools` first", path)
-	return path
-}
-
-// systemTool returns the path of a program installed from Debian's packages, failing
-// the test with the package to install when it is missing.
-func systemTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	require.NoError(t, err, "%s is not installed: apt-get install %s", name, pkg)
 	return path
 }
 

@@ -38,7 +38,7 @@ func freePort(t *testing.T) int {
 
 func startEtcd(t *testing.T) *etcdServer {
 	t.Helper()
-	bin := systemTool(t, "etcd", "etcd-server")
+	bin := requireTool(t, "etcd", "etcd-server")
 	dir := t.TempDir()
 	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
