@@ -3,7 +3,13 @@
 #   make test               vet, format check and every test (needs nginx, vagrant,
 #                           etcd-server and openssh-server from apt, and `make tools`)
 #   make tools              build the Pulumi CLI, the provider plugins and fleetctl into bin/
+#   make preview STACK=dev  show what `make up` would change, with the full plan
 #   make up STACK=dev       create or update the farm of a stack
+#   make down STACK=dev     destroy the farm of a stack
+#   make refresh STACK=dev  read the state of every resource of a stack again
+#
+# The stack commands run the program through the Pulumi engine with the Automation API
+# (see components/engine), with state in .pulumi-state/ unless PULUMI_BACKEND_URL is set.
 
 STACK ?= dev
 BIN   := $(CURDIR)/bin
@@ -12,7 +18,7 @@ BIN   := $(CURDIR)/bin
 # tools/fleetctl/go.mod; the version string is what `fleetctl version` prints.
 FLEET_VERSION := 1.0.0
 
-.PHONY: all test vet fmt-check fleetctl
+.PHONY: all test vet fmt-check fleetctl engine preview up down refresh
 all: test
 
 include tools/tools.mk
@@ -35,3 +41,10 @@ fmt-check:
 
 test: tools vet fmt-check
 	go test -count=1 ./...
+
+# The engine command is rebuilt on every use; Go's build cache makes that quick.
+engine: tools
+	go build -o $(BIN)/stf-farm .
+
+preview up down refresh: engine
+	$(BIN)/stf-farm $@ --stack $(STACK)

@@ -48,9 +48,10 @@ type Machine struct {
 // MachineType is the type token of Machine.
 const MachineType = "stf-farm:index:Machine"
 
-// script joins shell files into one command text, the shared functions first.
+// script joins shell files into one command text, the shared functions first. Its first
+// line names the files, since a preview shows only the start of a command.
 func script(names ...string) string {
-	parts := []string{files.Read("scripts/lib.sh")}
+	parts := []string{"# stf-farm: " + strings.Join(names, " + "), files.Read("scripts/lib.sh")}
 	for _, name := range names {
 		parts = append(parts, files.Read("scripts/"+name))
 	}

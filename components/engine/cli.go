@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+const usage = `usage: stf-farm COMMAND [--stack NAME]
+
+Runs the farm's program through the Pulumi engine, with state in a local file backend
+inside the project unless PULUMI_BACKEND_URL says otherwise.
+
+Commands:
+  preview   show what up would change, with a diff of every input
+  up        create or update the farm, then print its URL
+  refresh   read the state of every resource again
+  down      destroy every resource of the stack
+  outputs   print the stack outputs
+`
+
+// Main runs one command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	command := args[0]
+	flags := flag.NewFlagSet(command, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	stack := flags.String("stack", "dev", "name of the stack, for example dev")
+	if err := flags.Parse(args[1:]); err != nil {
+		return 2
+	}
+
+	dir, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := run(ctx, command, Options{ProjectDir: dir, Stack: *stack, Progress: stdout}, stdout); err != nil {
+		fmt.Fprintf(stderr, "stf-farm %s --stack %s failed: %v\n", command, *stack, err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, command string, opts Options, stdout io.Writer) error {
+	switch command {
+	case "preview", "up", "refresh", "down", "outputs":
+	default:
+		return fmt.Errorf("unknown command %q\n%s", command, usage)
+	}
+
+	stack, err := OpenStack(ctx, opts)
+	if err != nil {
+		return err
+	}
+	switch command {
+	case "preview":
+		result, err := stack.Preview(ctx, optpreview.Diff(), optpreview.ProgressStreams(opts.Progress))
+		if err != nil {
+			return err
+		}
+		printSummary(stdout, "preview", result.ChangeSummary)
+	case "up":
+		result, err := stack.Up(ctx, optup.ProgressStreams(opts.Progress))
+		if err != nil {
+			return err
+		}
+		printOutputs(stdout, result.Outputs)
+	case "refresh":
+		_, err := stack.Refresh(ctx, optrefresh.ProgressStreams(opts.Progress))
+		return err
+	case "down":
+		_, err := stack.Destroy(ctx, optdestroy.ProgressStreams(opts.Progress))
+		return err
+	case "outputs":
+		outputs, err := stack.Outputs(ctx)
+		if err != nil {
+			return err
+		}
+		printOutputs(stdout, outputs)
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, what string, summary map[apitype.OpType]int) {
+	ops := make([]string, 0, len(summary))
+	for op := range summary {
+		ops = append(ops, string(op))
+	}
+	sort.Strings(ops)
+	fmt.Fprintf(w, "\n%s summary:", what)
+	for _, op := range ops {
+		fmt.Fprintf(w, " %s=%d", op, summary[apitype.OpType(op)])
+	}
+	fmt.Fprintln(w)
+}
+
+func printOutputs(w io.Writer, outputs auto.OutputMap) {
+	if url, ok := outputs["stfUrl"]; ok && !url.Secret {
+		fmt.Fprintf(w, "\nSTF is at %v\n", url.Value)
+	}
+}
+
+// IsEngineCommand reports whether the process was started to drive the engine (with a
+// command line) rather than as the program the Pulumi language host runs.
+func IsEngineCommand(args []string) bool {
+	return len(args) > 1 && os.Getenv("PULUMI_MONITOR") == ""
+}

@@ -1,0 +1,128 @@
+// Package engine drives the farm's program through the real Pulumi engine with the
+// Automation API. The program runs in this process as an inline program, so no Go
+// language host plugin is needed. The engine, the backend and the provider plugins are
+// the real ones.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"stf-farm/components"
+	"stf-farm/components/model"
+)
+
+// Options choose the project folder, the stack and where progress goes.
+type Options struct {
+	// ProjectDir is the folder with Pulumi.yaml and the stack files.
+	ProjectDir string
+	// Stack is the stack name, for example dev.
+	Stack string
+	// Progress receives the engine's progress output.
+	Progress io.Writer
+	// Env adds variables to the engine's environment; they win over the defaults.
+	Env map[string]string
+}
+
+// StateDir is the default local file backend, inside the project folder.
+const StateDir = ".pulumi-state"
+
+// Environment returns the engine's environment: the process's own variables win, then
+// the defaults that keep the CLI off the network and store state in a local file
+// backend protected by a passphrase file, so no account or login is needed.
+func Environment(projectDir string, extra map[string]string) (map[string]string, error) {
+	env := map[string]string{
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_DISABLE_REGISTRY_RESOLVE":             "true",
+		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK":    "true",
+		"PULUMI_HOME":        filepath.Join(projectDir, ".pulumi-home"),
+		"PULUMI_BACKEND_URL": "file://" + filepath.Join(projectDir, StateDir),
+	}
+	for _, key := range []string{"PULUMI_HOME", "PULUMI_BACKEND_URL"} {
+		if value := os.Getenv(key); value != "" {
+			env[key] = value
+		}
+	}
+	_, hasPassphrase := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE")
+	_, hasPassphraseFile := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE_FILE")
+	if !hasPassphrase && !hasPassphraseFile {
+		file, err := passphraseFile(filepath.Join(projectDir, StateDir))
+		if err != nil {
+			return nil, err
+		}
+		env["PULUMI_CONFIG_PASSPHRASE_FILE"] = file
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env, nil
+}
+
+// passphraseFile returns the file that holds the passphrase of the stacks' secrets,
+// creating it with a random passphrase on first use. Losing it makes the secrets in the
+// stack files unreadable, so it is never overwritten.
+func passphraseFile(dir string) (string, error) {
+	path := filepath.Join(dir, "passphrase")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("cannot create the state folder %s: %w", dir, err)
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return path, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot create the passphrase file %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(hex.EncodeToString(secret) + "\n"); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// OpenStack selects the stack, creating it when it does not exist, with the farm's
+// program as an inline program. It uses bin/pulumi in the project folder when it
+// exists, else the pulumi on PATH.
+func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
+	env, err := Environment(opts.ProjectDir, opts.Env)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+
+	commandOpts := &auto.PulumiCommandOptions{SkipVersionCheck: true}
+	if _, err := os.Stat(filepath.Join(opts.ProjectDir, "bin", "pulumi")); err == nil {
+		commandOpts.Root = opts.ProjectDir
+	}
+	cli, err := auto.NewPulumiCommand(commandOpts)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("the Pulumi CLI cannot run (build it with `make tools`): %w", err)
+	}
+
+	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.Program,
+		auto.WorkDir(opts.ProjectDir),
+		auto.EnvVars(env),
+		auto.PulumiHome(env["PULUMI_HOME"]),
+		auto.Pulumi(cli),
+		auto.SecretsProvider("passphrase"),
+	)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)
+	}
+	return stack, nil
+}
