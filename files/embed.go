@@ -5,17 +5,24 @@
 // a JSON data file.
 package files
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
 // FS contains every template and script.
 //
 //go:embed units/*.tmpl proxy/*.tmpl scripts/*.sh vagrant/*
 var FS embed.FS
 
-// Read returns the content of an embedded file and panics when it is missing, which
-// can only happen when the embed pattern and a caller disagree.
+// Templates is the file system Read uses. It is FS, except in tests that show how a
+// changed template flows through a preview.
+var Templates fs.FS = FS
+
+// Read returns the content of a template or script and panics when it is missing,
+// which can only happen when the embed pattern and a caller disagree.
 func Read(name string) string {
-	data, err := FS.ReadFile(name)
+	data, err := fs.ReadFile(Templates, name)
 	if err != nil {
 		panic("files: " + err.Error())
 	}
