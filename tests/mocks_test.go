@@ -83,7 +83,7 @@ func TestProviderPinnedToItsIndex(t *testing.T) {
 	assert.Contains(t, text, "MachineMetadata=index=%i")
 
 	conf := mocks.byName(t, "stf-farm-proxy-nginx-conf").Env["FARM_NGINX_CONF"]
-	assert.Contains(t, conf, `location ~ "^/d/1/([^/]+)/(?<port>[0-9]{5})/$"`)
+	assert.Contains(t, conf, `location ~ "^/d/1/([^/]+)/(?<port>(?:15[0-4][0-9]{2}|15500))/$"`)
 	assert.Contains(t, conf, "proxy_pass http://"+mocks.Reported["core-01"]+":$port/;")
 	assert.NotContains(t, conf, "/d/2/", "only machine 1 runs a provider in the dev stack")
 }

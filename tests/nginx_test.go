@@ -314,15 +314,13 @@ func (f *loopbackFarm) startProviderStandIns(t testing.TB) map[int]*standIn {
 		m, ok := f.cfg.MachineWithIndex(index)
 		require.True(t, ok, "no machine has the provider index %d", index)
 		service := "stf-provider@" + strconv.Itoa(index) + ".service"
-		for attempt := 0; attempt < 10 && started[index] == nil; attempt++ {
-			s := startStandIn(t, service, net.JoinHostPort(m.Address, "0"))
-			if _, port, _ := net.SplitHostPort(s.Address()); len(port) == 5 {
-				started[index] = s
-			} else {
-				s.Stop()
-			}
+		// The route matches only the provider's port range, so the stand-in listens on the
+		// first free port of it.
+		ports := f.cfg.STF.ProviderPorts
+		for port := ports.Min; port <= ports.Max && started[index] == nil; port++ {
+			started[index] = tryStartStandIn(t, service, net.JoinHostPort(m.Address, strconv.Itoa(port)))
 		}
-		require.NotNil(t, started[index], "no free port of 5 digits on %s after 10 attempts", m.Address)
+		require.NotNil(t, started[index], "no free port in %d-%d on %s", ports.Min, ports.Max, m.Address)
 	}
 	return started
 }
@@ -384,6 +382,8 @@ func TestNginxRoutesEveryPath(t *testing.T) {
 	notProvider := []string{
 		// A port that does not have 5 digits is no provider port.
 		"/d/1/serial-1/123/",
+		// Neither is a 5-digit port outside the provider's range.
+		"/d/1/serial-1/" + strconv.Itoa(farm.cfg.STF.ProviderPorts.Max+1) + "/",
 		// Machine 3 runs no provider, so its /d/3/ path has no location of its own.
 		"/d/3/serial-3/" + portOf(t, providers[1].Address()) + "/",
 	}

@@ -52,6 +52,21 @@ func startStandIn(t testing.TB, service, address string) *standIn {
 			"the port; the farm's services listen on fixed ports, so the test cannot move it",
 			service, address, err)
 	}
+	return serveStandIn(t, service, listener)
+}
+
+// tryStartStandIn starts a stand-in on address, or returns nil when the address is in use.
+func tryStartStandIn(t testing.TB, service, address string) *standIn {
+	t.Helper()
+	listener, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil
+	}
+	return serveStandIn(t, service, listener)
+}
+
+func serveStandIn(t testing.TB, service string, listener net.Listener) *standIn {
+	t.Helper()
 	s := &standIn{
 		service:  service,
 		address:  listener.Addr().String(),

@@ -89,14 +89,20 @@ func NginxConf(cfg *model.Config, values ProxyValues) (string, error) {
 		providers = append(providers, providerRoute{Index: index, Address: addr})
 	}
 
+	ports, err := PortPattern(cfg.STF.ProviderPorts.Min, cfg.STF.ProviderPorts.Max)
+	if err != nil {
+		return "", fmt.Errorf("nginx.conf: %s:stf.providerPorts: %w", model.Namespace, err)
+	}
+
 	listen := values.Listen
 	if listen == "" {
 		listen = "80"
 	}
 	return execute("proxy/nginx.conf.tmpl", nil, map[string]any{
-		"Listen":    listen,
-		"Upstreams": upstreams,
-		"Providers": providers,
+		"Listen":        listen,
+		"Upstreams":     upstreams,
+		"Providers":     providers,
+		"ProviderPorts": ports,
 	})
 }
 
