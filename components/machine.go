@@ -1,6 +1,7 @@
 package components
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -107,7 +108,12 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	}
 
 	report := cmd.Stdout.ApplyT(func(out string) (vagrant.Report, error) {
-		return vagrant.ParseReport(name, out, args.Network)
+		r, err := vagrant.ParseReport(name, out, args.Network)
+		if err != nil {
+			return r, err
+		}
+		msg := fmt.Sprintf("%s is %s at %s (%s provider)", name, r.State, r.Address, r.Provider)
+		return r, ctx.Log.Info(msg, &pulumi.LogArgs{Resource: m})
 	})
 	field := func(get func(vagrant.Report) string) pulumi.StringOutput {
 		return report.ApplyT(func(v any) string { return get(v.(vagrant.Report)) }).(pulumi.StringOutput)

@@ -3,7 +3,9 @@ package components
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
@@ -82,8 +84,10 @@ func NewFleetUnits(ctx *pulumi.Context, name string, args FleetUnitsArgs, opts .
 			byGroup[group] = append(byGroup[group], cmd)
 			unitFiles[unit.Name] = args.Texts[i]
 			placed[unit.Name] = pulumi.All(cmd.Stdout, args.MachineNames).ApplyT(
-				func(values []any) []string {
-					return fleet.ParsePlacement(values[0].(string), values[1].(map[string]string))
+				func(values []any) ([]string, error) {
+					machines := fleet.ParsePlacement(values[0].(string), values[1].(map[string]string))
+					msg := fmt.Sprintf("%s runs on %s", unit.Name, strings.Join(machines, ", "))
+					return machines, ctx.Log.Info(msg, &pulumi.LogArgs{Resource: u})
 				}).(pulumi.StringArrayOutput)
 		}
 	}
