@@ -35,9 +35,10 @@ type Options struct {
 // StateDir is the default local file backend, inside the project folder.
 const StateDir = ".pulumi-state"
 
-// Environment returns the engine's environment: the process's own variables win, then
-// the defaults that keep the CLI off the network and store state in a local file
-// backend protected by a passphrase file, so no account or login is needed.
+// Environment returns the engine's environment. PULUMI_HOME and PULUMI_BACKEND_URL from
+// the process win over the defaults: the project's .pulumi-home with the stand-in
+// plugins, and a local file backend with a passphrase file, so no account or login is
+// needed. The CLI is always kept off the network.
 func Environment(projectDir string, extra map[string]string) (map[string]string, error) {
 	env := map[string]string{
 		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
@@ -51,6 +52,10 @@ func Environment(projectDir string, extra map[string]string) (map[string]string,
 		if value := os.Getenv(key); value != "" {
 			env[key] = value
 		}
+	}
+	if os.Getenv("STF_FARM_OFFICIAL_PLUGINS") == "1" && os.Getenv("PULUMI_HOME") == "" {
+		// The official plugins live in the user's own Pulumi home, ~/.pulumi by default.
+		delete(env, "PULUMI_HOME")
 	}
 	_, hasPassphrase := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE")
 	_, hasPassphraseFile := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE_FILE")
@@ -114,13 +119,17 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 		return auto.Stack{}, fmt.Errorf("the Pulumi CLI cannot run (build it with `make tools`): %w", err)
 	}
 
-	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.Program,
+	workspaceOpts := []auto.LocalWorkspaceOption{
 		auto.WorkDir(opts.ProjectDir),
 		auto.EnvVars(env),
-		auto.PulumiHome(env["PULUMI_HOME"]),
 		auto.Pulumi(cli),
 		auto.SecretsProvider("passphrase"),
-	)
+	}
+	if home, ok := env["PULUMI_HOME"]; ok {
+		workspaceOpts = append(workspaceOpts, auto.PulumiHome(home))
+	}
+	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.Program,
+		workspaceOpts...)
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)
 	}
