@@ -58,6 +58,9 @@ type machineData struct {
 	AdminHostPort   int            `json:"adminHostPort,omitempty"`
 	ProvisionScript string         `json:"provisionScript,omitempty"`
 	UserData        string         `json:"userData,omitempty"`
+	// Boot is the machine's etcd and fleet settings as environment variables, which a
+	// docker node reads at boot; a CoreOS machine gets the same values in cloud-config.
+	Boot map[string]string `json:"boot,omitempty"`
 }
 
 // BoxURL turns a box URL from the configuration into one Vagrant accepts: a path
@@ -135,22 +138,20 @@ func CoreMachine(cfg *model.Config, stack, projectDir string, m model.Machine) (
 		},
 		Devices:  m.Devices,
 		UserData: userDataPath,
+		Boot:     BootSettings(cfg, stack, m),
 	})
 	if err != nil {
 		return MachineFiles{}, err
 	}
 
-	var members []string
-	for _, other := range cfg.Machines {
-		members = append(members, other.Name+"=http://"+other.Address+":2380")
-	}
+	boot := BootSettings(cfg, stack, m)
 	userData, err := execute("vagrant/cloud-config.yaml.tmpl", template.FuncMap{"yaml": yamlQuote},
 		map[string]any{
 			"Name":           m.Name,
 			"Address":        m.Address,
-			"InitialCluster": strings.Join(members, ","),
-			"ClusterToken":   model.Namespace + "-" + stack,
-			"FleetMetadata":  m.FleetMetadataString(),
+			"InitialCluster": boot["ETCD_INITIAL_CLUSTER"],
+			"ClusterToken":   boot["ETCD_INITIAL_CLUSTER_TOKEN"],
+			"FleetMetadata":  boot["FLEET_METADATA"],
 		})
 	if err != nil {
 		return MachineFiles{}, err
@@ -162,4 +163,28 @@ func CoreMachine(cfg *model.Config, stack, projectDir string, m model.Machine) (
 func yamlQuote(value string) (string, error) {
 	out, err := json.Marshal(value)
 	return string(out), err
+}
+
+// BootSettings returns a cluster machine's etcd and fleet settings, named as etcd and
+// fleetd read them from the environment. etcd bootstraps statically from every cluster
+// machine's configured address, since the machines do not exist yet at boot.
+func BootSettings(cfg *model.Config, stack string, m model.Machine) map[string]string {
+	var members []string
+	for _, other := range cfg.Machines {
+		members = append(members, other.Name+"=http://"+other.Address+":2380")
+	}
+	return map[string]string{
+		"ETCD_NAME":                        m.Name,
+		"ETCD_INITIAL_CLUSTER":             strings.Join(members, ","),
+		"ETCD_INITIAL_CLUSTER_STATE":       "new",
+		"ETCD_INITIAL_CLUSTER_TOKEN":       model.Namespace + "-" + stack,
+		"ETCD_INITIAL_ADVERTISE_PEER_URLS": "http://" + m.Address + ":2380",
+		"ETCD_ADVERTISE_CLIENT_URLS":       "http://" + m.Address + ":2379",
+		"ETCD_LISTEN_PEER_URLS":            "http://" + m.Address + ":2380",
+		"ETCD_LISTEN_CLIENT_URLS":          "http://0.0.0.0:2379",
+		"ETCD_ENABLE_V2":                   "true",
+		"FLEET_PUBLIC_IP":                  m.Address,
+		"FLEET_METADATA":                   m.FleetMetadataString(),
+		"FLEET_ETCD_SERVERS":               "http://127.0.0.1:2379",
+	}
 }
