@@ -113,9 +113,9 @@ $(RANDOM_PLUGIN_INSTALLED): $(PLUGIN_BIN)/pulumi-resource-random | tools-cli
 	$(PULUMI) plugin install resource random $(RANDOM_PLUGIN_VERSION) --file $< --reinstall
 
 tools-check:
-	@cd $(TOOLS_DIR) && out="$$(gofmt -l cmd internal)" && if [ -n "$$out" ]; then echo "gofmt wants changes in:"; echo "$$out"; exit 1; fi
+	@cd $(TOOLS_DIR) && out="$$(gofmt -l cmd internal standin)" && if [ -n "$$out" ]; then echo "gofmt wants changes in:"; echo "$$out"; exit 1; fi
 	cd $(TOOLS_DIR) && go vet ./...
-	cd $(TOOLS_DIR) && go test ./...
+	cd $(TOOLS_DIR) && go test -count=1 ./...
 
 conformance: tools
 	go test -count=1 ./tests/conformance/
