@@ -39,7 +39,7 @@ fmt-check:
 	@out=$$(gofmt -l main.go components files tests); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: tools vet fmt-check
+test: tools vet fmt-check tools-check
 	go test -count=1 ./...
 
 # The engine command is rebuilt on every use; Go's build cache makes that quick.
@@ -48,3 +48,12 @@ engine: tools
 
 preview up down refresh: engine
 	$(BIN)/stf-farm $@ --stack $(STACK)
+
+# Times warm previews of the dev stack, of a trivial program and of a generated stack of
+# BENCH_MACHINES cluster machines through the real engine, and prints their medians (see
+# docs/benchmarks.md).
+BENCH_MACHINES ?= 30
+bench: tools
+	STF_FARM_BENCH_MACHINES=$(BENCH_MACHINES) go test -count=1 -run '^$$' \
+		-bench '^BenchmarkPreview$$' -benchtime=1x ./tests/engine/
+.PHONY: bench

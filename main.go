@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	if engine.IsEngineCommand(os.Args) {
+	if engine.IsEngineCommand() {
 		os.Exit(engine.Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	pulumi.Run(components.Program)

@@ -141,6 +141,7 @@ func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.Res
 		Texts:        unitTexts(cfg, plan.Units, addresses, secret),
 		Placement:    plan.Placement,
 		Endpoint:     fleetEndpoint(cfg, addresses),
+		ClusterBoot:  clusterBoot(cfg, cores),
 		MachineNames: machineNames(cfg, addresses),
 		Timeout:      time.Duration(cfg.UnitTimeoutSeconds) * time.Second,
 		ProxyReady:   []pulumi.Resource{proxy},
@@ -162,11 +163,21 @@ func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.Res
 	return f, nil
 }
 
-// newMachines boots the db machine and every cluster machine; Pulumi runs them side by
-// side, since none depends on another.
+// newMachines boots the db machine and every cluster machine. Docker nodes boot side by
+// side. VirtualBox machines boot one after the other, because Vagrant's VirtualBox
+// provider does not support parallel runs and concurrent first boots race to add the
+// same box.
 func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Prefix) (*Machine, map[string]*Machine, error) {
 	cfg := args.Config
-	dbFiles, err := render.DBMachine(cfg, args.Stack, args.ProjectDir)
+	var previous []pulumi.Resource
+	after := func() pulumi.ResourceOption {
+		if cfg.Provider == model.ProviderVirtualBox {
+			return pulumi.DependsOn(previous)
+		}
+		return pulumi.DependsOn(nil)
+	}
+
+	dbFiles, err := render.DBMachine(cfg, args.Stack)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,16 +186,17 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 		FarmDir:     args.FarmDir,
 		Network:     network,
 		Files:       dbFiles,
-		ReplaceOn:   replaceOn(cfg.Provider, cfg.DB.Address, cfg.DB.Box, args.ProjectDir),
+		ReplaceOn:   replaceOn(cfg.Provider, cfg.DB.Address, cfg.DB.Box),
 		BootTimeout: machineBootTimeout,
 	}, pulumi.Parent(f))
 	if err != nil {
 		return nil, nil, err
 	}
+	previous = []pulumi.Resource{db}
 
 	cores := map[string]*Machine{}
 	for _, m := range cfg.Machines {
-		machineFiles, err := render.CoreMachine(cfg, args.Stack, args.ProjectDir, m)
+		machineFiles, err := render.CoreMachine(cfg, args.Stack, m)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -193,22 +205,23 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 			FarmDir:     args.FarmDir,
 			Network:     network,
 			Files:       machineFiles,
-			ReplaceOn:   replaceOn(cfg.Provider, m.Address, cfg.Box, args.ProjectDir),
+			ReplaceOn:   replaceOn(cfg.Provider, m.Address, cfg.Box),
 			BootTimeout: machineBootTimeout,
-		}, pulumi.Parent(f))
+		}, pulumi.Parent(f), after())
 		if err != nil {
 			return nil, nil, err
 		}
 		cores[m.Name] = core
+		previous = []pulumi.Resource{core}
 	}
 	return db, cores, nil
 }
 
-func replaceOn(provider, address string, box model.Box, projectDir string) []string {
+func replaceOn(provider, address string, box model.Box) []string {
 	return []string{
 		"provider=" + provider,
 		"address=" + address,
-		"box=" + box.Name + "@" + box.Version + " " + render.BoxURL(box.URL, projectDir),
+		"box=" + box.Name + "@" + box.Version + " " + box.URL,
 	}
 }
 
@@ -293,4 +306,19 @@ func machineNames(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.St
 		}
 		return names
 	}).(pulumi.StringMapOutput)
+}
+
+// clusterBoot joins the boot ids of the cluster machines in configuration order.
+func clusterBoot(cfg *model.Config, cores map[string]*Machine) pulumi.StringOutput {
+	var ids []any
+	for _, m := range cfg.Machines {
+		ids = append(ids, cores[m.Name].BootID)
+	}
+	return pulumi.All(ids...).ApplyT(func(values []any) string {
+		parts := make([]string, len(values))
+		for i, v := range values {
+			parts[i] = v.(string)
+		}
+		return strings.Join(parts, ",")
+	}).(pulumi.StringOutput)
 }

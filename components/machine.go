@@ -44,6 +44,8 @@ type Machine struct {
 	SSHPort  pulumi.StringOutput `pulumi:"sshPort"`
 	SSHUser  pulumi.StringOutput `pulumi:"sshUser"`
 	SSHKey   pulumi.StringOutput `pulumi:"sshKey"`
+	// BootID changes whenever the machine is created again, which loses what ran on it.
+	BootID pulumi.StringOutput `pulumi:"bootId"`
 }
 
 // MachineType is the type token of Machine.
@@ -119,6 +121,7 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 		return report.ApplyT(func(v any) string { return get(v.(vagrant.Report)) }).(pulumi.StringOutput)
 	}
 	m.Name = pulumi.String(name).ToStringOutput()
+	m.BootID = cmd.ID().ToStringOutput()
 	m.Address = field(func(r vagrant.Report) string { return r.Address })
 	m.State = field(func(r vagrant.Report) string { return r.State })
 	m.Provider = field(func(r vagrant.Report) string { return r.Provider })
@@ -136,6 +139,7 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 		"sshPort":  m.SSHPort,
 		"sshUser":  m.SSHUser,
 		"sshKey":   m.SSHKey,
+		"bootId":   m.BootID,
 	}); err != nil {
 		return nil, err
 	}

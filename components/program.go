@@ -4,8 +4,10 @@
 package components
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -41,16 +43,29 @@ func Program(ctx *pulumi.Context) error {
 	}
 
 	var secret pulumi.StringInput
-	if value := config.Get(ctx, model.Namespace+":"+model.SecretKey); value != "" {
-		secret = config.GetSecret(ctx, model.Namespace+":"+model.SecretKey)
+	secretKey := model.Namespace + ":" + model.SecretKey
+	if value := config.Get(ctx, secretKey); value != "" {
+		if !ctx.IsConfigSecret(secretKey) {
+			return fmt.Errorf("%s is stored as plain text in Pulumi.%s.yaml. Fix: set it again "+
+				"with `pulumi config set --secret %s <value> --stack %s`", secretKey, ctx.Stack(), secretKey, ctx.Stack())
+		}
+		secret = config.GetSecret(ctx, secretKey)
+	}
+	if !ctx.DryRun() {
+		// Checked at update only: a preview must work before the box file is in place.
+		if err := checkBoxFiles(cfg, projectDir); err != nil {
+			return err
+		}
 	}
 
 	farm, err := NewFarm(ctx, model.Namespace, FarmArgs{
 		Config:     cfg,
 		Stack:      ctx.Stack(),
 		ProjectDir: projectDir,
-		FarmDir:    filepath.Join(projectDir, ".farm", ctx.Stack()),
-		Secret:     secret,
+		// Relative, because the engine runs commands in the project folder: moving the
+		// project then changes no command.
+		FarmDir: filepath.Join(".farm", ctx.Stack()),
+		Secret:  secret,
 	})
 	if err != nil {
 		return err
@@ -63,5 +78,28 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("nginxConfigDigest", farm.NginxDigest)
 	// Secret, because some unit files contain the STF secret.
 	ctx.Export("unitFiles", farm.UnitFiles)
+	return nil
+}
+
+// checkBoxFiles fails when a box of the VirtualBox provider is a local path that does
+// not exist, before any machine is touched.
+func checkBoxFiles(cfg *model.Config, projectDir string) error {
+	if cfg.Provider != model.ProviderVirtualBox {
+		return nil
+	}
+	for key, box := range map[string]model.Box{"box": cfg.Box, "db.box": cfg.DB.Box} {
+		path := box.URL
+		if path == "" || strings.Contains(path, "://") && !strings.HasPrefix(path, "file://") {
+			continue
+		}
+		path = strings.TrimPrefix(path, "file://")
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(projectDir, path)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%s:%s.url = %q: the box file %s does not exist. Fix: put a Container "+
+				"Linux Vagrant box there, or point %s.url at one", model.Namespace, key, box.URL, path, key)
+		}
+	}
 	return nil
 }

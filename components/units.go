@@ -31,6 +31,10 @@ type FleetUnitsArgs struct {
 	Placement []placement.Result
 	// Endpoint is the etcd endpoint list fleetctl talks to.
 	Endpoint pulumi.StringInput
+	// ClusterBoot identifies the current boot of every cluster machine. When it changes,
+	// fleet may have lost the units, so each unit command runs again and submits its
+	// unit when fleet no longer has it.
+	ClusterBoot pulumi.StringInput
 	// MachineNames maps each reported cluster address to its machine name.
 	MachineNames pulumi.StringMapInput
 	// Timeout bounds the wait for one unit to become active.
@@ -128,6 +132,7 @@ func newUnitCommand(ctx *pulumi.Context, parent *FleetUnits, unit render.Unit, t
 			"FARM_UNIT_EXPECTED":  pulumi.String(strconv.Itoa(expected)),
 			"FARM_UNIT_TIMEOUT":   pulumi.String(strconv.Itoa(int(args.Timeout.Seconds()))),
 			"FARM_FLEET_ENDPOINT": args.Endpoint,
+			"FARM_CLUSTER_BOOT":   args.ClusterBoot,
 		},
 		// fleet units are immutable: a new unit file means destroying the unit and
 		// submitting the new one.

@@ -108,7 +108,7 @@ func TestBootNeedsNoDiscoveryService(t *testing.T) {
 		assert.NotContains(t, vagrantfile, removed, "the Vagrantfile must not use %s", removed)
 	}
 	for _, m := range cfg.Machines {
-		files, err := render.CoreMachine(cfg, "dev", "/project", m)
+		files, err := render.CoreMachine(cfg, "dev", m)
 		require.NoError(t, err)
 		assert.NotContains(t, files.Extra, "discovery:", "%s cloud-config uses a discovery service", m.Name)
 		assert.NotContains(t, files.Extra, "discovery.etcd.io", "%s cloud-config uses a discovery service", m.Name)
@@ -137,7 +137,7 @@ func TestReferenceAddressesNeedNetworksConf(t *testing.T) {
 func TestDockerTCPSocketStaysClosed(t *testing.T) {
 	cfg := devConfig(t)
 	for _, m := range cfg.Machines {
-		files, err := render.CoreMachine(cfg, "dev", "/project", m)
+		files, err := render.CoreMachine(cfg, "dev", m)
 		require.NoError(t, err)
 		assert.NotContains(t, files.Extra, "2375", m.Name)
 		assert.NotContains(t, files.Extra, "docker-tcp", m.Name)
@@ -151,7 +151,7 @@ func TestDockerTCPSocketStaysClosed(t *testing.T) {
 func TestBoxFromLocalFile(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.Box = model.Box{Name: "coreos-alpha", Version: "2765.0.0", URL: "boxes/coreos.box"}
-	files, err := render.CoreMachine(cfg, "dev", "/home/user/stf-farm", cfg.Machines[0])
+	files, err := render.CoreMachine(cfg, "dev", cfg.Machines[0])
 	require.NoError(t, err)
 
 	var data struct {
@@ -160,9 +160,8 @@ func TestBoxFromLocalFile(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(files.Data), &data))
 	assert.Equal(t, "coreos-alpha", data.Box.Name)
 	assert.Equal(t, "2765.0.0", data.Box.Version)
-	assert.Equal(t, "file:///home/user/stf-farm/boxes/coreos.box", data.Box.URL)
-	assert.Contains(t, render.Vagrantfile(), `node.vm.box_url = m["box"]["url"] if m["box"]["url"]`)
-
-	assert.Equal(t, "https://example.org/c.box", render.BoxURL("https://example.org/c.box", "/p"))
-	assert.Equal(t, "file:///srv/boxes/c.box", render.BoxURL("/srv/boxes/c.box", "/p"))
+	assert.Equal(t, "boxes/coreos.box", data.Box.URL, "the data file keeps the path relative to the project")
+	vagrantfile := render.Vagrantfile()
+	assert.Contains(t, vagrantfile, `node.vm.box_url = box_url.call(m["box"]["url"]) if m["box"]["url"]`)
+	assert.Contains(t, vagrantfile, `File.expand_path(url, project_dir)`)
 }

@@ -3,6 +3,8 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -201,6 +203,10 @@ func pulumiConfig(raw map[string]string) map[string]string {
 func runProgram(t testing.TB, raw map[string]string, mocks *farmMocks, extra ...pulumi.RunOption) error {
 	t.Helper()
 	dir := t.TempDir()
+	// The dev stack's box is a local file that an update requires to exist.
+	box := filepath.Join(dir, "boxes", "coreos_production_vagrant.box")
+	require.NoError(t, os.MkdirAll(filepath.Dir(box), 0o755))
+	require.NoError(t, os.WriteFile(box, []byte("box"), 0o644))
 	opts := []pulumi.RunOption{
 		pulumi.WithMocks(model.Namespace, "dev", mocks),
 		func(info *pulumi.RunInfo) {

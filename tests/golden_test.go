@@ -18,10 +18,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in tests/testdata/golden from the current templates")
 
-// goldenProjectDir replaces the project folder in rendered paths, so golden files
-// do not depend on where the repository is checked out.
-const goldenProjectDir = "/home/user/stf-farm"
-
 // renderStack renders every file of a stack, keyed by a path relative to the golden
 // folder, with the configured addresses as the reported ones and a fixed secret.
 func renderStack(t *testing.T, cfg *model.Config, stack string) map[string]string {
@@ -45,12 +41,12 @@ func renderStack(t *testing.T, cfg *model.Config, stack string) map[string]strin
 	out["nginx.conf"] = conf
 
 	out["vagrant/Vagrantfile"] = render.Vagrantfile()
-	db, err := render.DBMachine(cfg, stack, goldenProjectDir)
+	db, err := render.DBMachine(cfg, stack)
 	require.NoError(t, err)
 	out["vagrant/machines/"+cfg.DB.Name+".json"] = db.Data
 	out["vagrant/"+db.ExtraPath] = db.Extra
 	for _, m := range cfg.Machines {
-		files, err := render.CoreMachine(cfg, stack, goldenProjectDir, m)
+		files, err := render.CoreMachine(cfg, stack, m)
 		require.NoError(t, err)
 		out["vagrant/machines/"+m.Name+".json"] = files.Data
 		out["vagrant/"+files.ExtraPath] = files.Extra

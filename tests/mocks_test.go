@@ -238,3 +238,59 @@ func planUnits(t *testing.T, cfg *model.Config) []string {
 	}
 	return names
 }
+
+func TestMissingBoxFileFailsUpdateOnly(t *testing.T) {
+	raw := withConfig(t, stackConfig(t, "dev"), "box", map[string]any{"name": "coreos", "url": "boxes/missing.box"})
+	mocks := &farmMocks{Reported: reportedShift(t, devConfig(t))}
+	err := runProgram(t, raw, mocks)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `stf-farm:box.url = "boxes/missing.box": the box file`)
+	assert.Empty(t, mocks.all(), "no resource may be registered when the box file is missing")
+
+	preview := &farmMocks{Reported: reportedShift(t, devConfig(t)), DryRun: true}
+	assert.NoError(t, runProgram(t, raw, preview), "a preview must not need the box file")
+}
+
+func TestPlainTextSecretIsRejected(t *testing.T) {
+	raw := withConfig(t, stackConfig(t, "dev"), model.SecretKey, "hunter2")
+	mocks := &farmMocks{Reported: reportedShift(t, devConfig(t))}
+	err := runProgram(t, raw, mocks)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "pulumi config set --secret stf-farm:stfSecret")
+	assert.Empty(t, mocks.all())
+}
+
+func TestVirtualBoxMachinesBootInTurn(t *testing.T) {
+	mocks, _ := runDev(t)
+	deps := func(name string) string { return strings.Join(mocks.byName(t, name).Dependencies, " ") }
+	assert.Contains(t, deps("core-01"), "::db", "core-01 must wait for the db machine")
+	assert.Contains(t, deps("core-02"), "::core-01")
+	assert.Contains(t, deps("core-03"), "::core-02")
+}
+
+func TestDockerMachinesBootTogether(t *testing.T) {
+	raw := stackConfig(t, "dev")
+	ms := devMachines(t)
+	for i, m := range ms {
+		m["address"] = []string{"10.231.8.101", "10.231.8.102", "10.231.8.103"}[i]
+	}
+	raw = withConfig(t, raw, "machines", ms)
+	raw = withConfig(t, raw, "db", map[string]any{"address": "10.231.8.11"})
+	raw = withConfig(t, raw, "network", "10.231.8.0/24")
+	raw = withConfig(t, raw, "provider", "docker")
+	cfg, err := model.Load(raw)
+	require.NoError(t, err)
+
+	mocks := &farmMocks{Reported: reportedShift(t, cfg), DryRun: true}
+	require.NoError(t, runProgram(t, raw, mocks))
+	for _, name := range []string{"core-01", "core-02", "core-03"} {
+		assert.Empty(t, mocks.byName(t, name).Dependencies, "%s must not wait for another machine", name)
+	}
+}
+
+func TestUnitsFollowClusterBoot(t *testing.T) {
+	mocks, _ := runDev(t)
+	boot := mocks.byName(t, "stf-app@3100.service").Env["FARM_CLUSTER_BOOT"]
+	assert.Equal(t, "core-01-vagrant-id,core-02-vagrant-id,core-03-vagrant-id", boot,
+		"a unit must run again when any cluster machine is created again")
+}

@@ -26,7 +26,7 @@ import (
 // writeFarmFolder lays out the farm's Vagrant project folder as the machine-files.sh
 // script does for each machine: the shared Vagrantfile, machines/<name>.json, and the
 // machine's cloud-config or provisioning script at its ExtraPath.
-func writeFarmFolder(t testing.TB, cfg *model.Config, stack, projectDir string) string {
+func writeFarmFolder(t testing.TB, cfg *model.Config, stack string) string {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(relative, content string) {
@@ -41,11 +41,11 @@ func writeFarmFolder(t testing.TB, cfg *model.Config, stack, projectDir string) 
 		require.NotEmpty(t, files.ExtraPath, "machine %s has no second file", name)
 		write(files.ExtraPath, files.Extra)
 	}
-	db, err := render.DBMachine(cfg, stack, projectDir)
+	db, err := render.DBMachine(cfg, stack)
 	require.NoError(t, err, "rendering the db machine's files failed")
 	add(cfg.DB.Name, db)
 	for _, m := range cfg.Machines {
-		core, err := render.CoreMachine(cfg, stack, projectDir, m)
+		core, err := render.CoreMachine(cfg, stack, m)
 		require.NoError(t, err, "rendering the files of machine %s failed", m.Name)
 		add(m.Name, core)
 	}
@@ -116,7 +116,7 @@ func TestVagrantValidatesFarmFolder(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, "machines", "core-01.json"))
 			require.NoError(t, err)
 			assert.Contains(t, string(data), `"version": "1010.5.0"`, "the box version must reach the data file")
-			assert.Contains(t, string(data), `"url": "file:///`, "a local box path must become a file URL")
+			assert.Contains(t, string(data), `"url": "/`, "the local box path must reach the data file as written")
 		}},
 		{"device serials", func(testing.TB) map[string]string { return deviceSerialStack }, func(t testing.TB, dir string) {
 			data, err := os.ReadFile(filepath.Join(dir, "machines", "core-01.json"))
@@ -128,7 +128,7 @@ func TestVagrantValidatesFarmFolder(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := loadStack(t, c.stack(t))
-			dir := writeFarmFolder(t, cfg, "dev", projectDir(t))
+			dir := writeFarmFolder(t, cfg, "dev")
 			if c.check != nil {
 				c.check(t, dir)
 			}
@@ -145,7 +145,7 @@ func TestVagrantValidatesFarmFolder(t *testing.T) {
 func TestVagrantRejectsMissingUserData(t *testing.T) {
 	vagrant := requireTool(t, "vagrant", "vagrant")
 	cfg := devConfig(t)
-	dir := writeFarmFolder(t, cfg, "dev", projectDir(t))
+	dir := writeFarmFolder(t, cfg, "dev")
 	// Without its cloud-config, a cluster machine's file provisioner has no source. This
 	// shows that validation reads each machine's files, so a folder laid out wrongly fails.
 	missing := filepath.Join(dir, "machines", cfg.Machines[1].Name+".user-data")

@@ -170,9 +170,24 @@ func TestValidationRejectsBadStacks(t *testing.T) {
 			"box.url", "file://"},
 		{"unit timeout zero", set("unitTimeoutSeconds", "-5"), "unitTimeoutSeconds", "for example 600"},
 		{"misspelt machine field", machines(func(ms []map[string]any) []map[string]any {
-			ms[0]["memroy"] = 2048
+			ms[1]["memroy"] = 2048
 			return ms
-		}), "machines", "(see Pulumi.dev.yaml)"},
+		}), "machines[1].memroy", "or use memory"},
+		{"misspelt device field", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["devices"] = []map[string]any{{"name": "Pixel", "vendorid_": "18d1", "productId": "4ee2"}}
+			return ms
+		}), "machines[0].devices[0].vendorid_", "or use vendorId"},
+		{"string for memory", machines(func(ms []map[string]any) []map[string]any {
+			ms[2]["memory"] = "lots"
+			return ms
+		}), "machines[2].memory", "a whole number"},
+		{"misspelt stf field", stf(func(s map[string]any) {
+			s["proccessors"] = 2
+		}), "stf.proccessors", "or use processors"},
+		{"roles not a list", machines(func(ms []map[string]any) []map[string]any {
+			ms[0]["roles"] = "nginx"
+			return ms
+		}), "machines[0].roles", "a list"},
 		{"non-numeric timeout", set("unitTimeoutSeconds", "ten"), "unitTimeoutSeconds", "a number such as 600"},
 	}
 
@@ -222,6 +237,17 @@ func TestDockerProviderSkipsVirtualBoxRange(t *testing.T) {
 
 	_, err := model.Load(raw)
 	assert.NoError(t, err)
+}
+
+func TestUnknownKeysAreReported(t *testing.T) {
+	err := model.CheckKeys([]string{"machines", "stfsecret", "machiness", "provider", "colour"})
+	var verr *model.ValidationError
+	require.ErrorAs(t, err, &verr)
+	require.Len(t, verr.Problems, 3)
+	assert.Contains(t, err.Error(), "stf-farm:machiness = (set): unknown setting. Fix: remove it, or use machines.")
+	assert.Contains(t, err.Error(), "stf-farm:stfsecret = (set): unknown setting. Fix: remove it, or use stfSecret.")
+	assert.Contains(t, err.Error(), "stf-farm:colour = (set): unknown setting. Fix: remove it.")
+	assert.NoError(t, model.CheckKeys(append(model.Keys, model.SecretKey)))
 }
 
 func TestValidationListsEveryProblem(t *testing.T) {

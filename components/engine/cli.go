@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ inside the project unless PULUMI_BACKEND_URL says otherwise.
 Commands:
   preview   show what up would change, with a diff of every input
   up        create or update the farm, then print its URL
-  refresh   read the state of every resource again
+  refresh   refresh the stack state (commands keep the outputs they recorded)
   down      destroy every resource of the stack
   outputs   print the stack outputs
 `
@@ -42,6 +43,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	stack := flags.String("stack", "dev", "name of the stack, for example dev")
 	if err := flags.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q: name the stack with --stack\n%s", flags.Arg(0), usage)
 		return 2
 	}
 
@@ -113,14 +118,35 @@ func printSummary(w io.Writer, what string, summary map[apitype.OpType]int) {
 	fmt.Fprintln(w)
 }
 
+// printOutputs prints every stack output as JSON, secrets as [secret], then the URL.
 func printOutputs(w io.Writer, outputs auto.OutputMap) {
+	names := make([]string, 0, len(outputs))
+	for name := range outputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out := outputs[name]
+		if out.Secret {
+			fmt.Fprintf(w, "%s: [secret]\n", name)
+			continue
+		}
+		text, err := json.MarshalIndent(out.Value, "", "  ")
+		if err != nil {
+			text = []byte(fmt.Sprint(out.Value))
+		}
+		fmt.Fprintf(w, "%s: %s\n", name, text)
+	}
+	if len(outputs) == 0 {
+		fmt.Fprintln(w, "The stack has no outputs yet: run up first.")
+	}
 	if url, ok := outputs["stfUrl"]; ok && !url.Secret {
 		fmt.Fprintf(w, "\nSTF is at %v\n", url.Value)
 	}
 }
 
-// IsEngineCommand reports whether the process was started to drive the engine (with a
-// command line) rather than as the program the Pulumi language host runs.
-func IsEngineCommand(args []string) bool {
-	return len(args) > 1 && os.Getenv("PULUMI_MONITOR") == ""
+// IsEngineCommand reports whether the process was started to drive the engine rather
+// than as the program: the Pulumi language host always sets PULUMI_MONITOR for the program.
+func IsEngineCommand() bool {
+	return os.Getenv("PULUMI_MONITOR") == ""
 }

@@ -15,6 +15,9 @@ import (
 	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"stf-farm/components"
 	"stf-farm/components/model"
@@ -35,10 +38,11 @@ type Options struct {
 // StateDir is the default local file backend, inside the project folder.
 const StateDir = ".pulumi-state"
 
-// Environment returns the engine's environment. PULUMI_HOME and PULUMI_BACKEND_URL from
-// the process win over the defaults: the project's .pulumi-home with the stand-in
-// plugins, and a local file backend with a passphrase file, so no account or login is
-// needed. The CLI is always kept off the network.
+// Environment returns the engine's environment. PULUMI_BACKEND_URL from the process wins
+// over the default local file backend with a passphrase file, so no account or login is
+// needed. The Pulumi home is the project's .pulumi-home with the stand-in plugins, or
+// STF_FARM_PULUMI_HOME, or with STF_FARM_OFFICIAL_PLUGINS=1 the user's own. The CLI is
+// always kept off the network.
 func Environment(projectDir string, extra map[string]string) (map[string]string, error) {
 	env := map[string]string{
 		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
@@ -48,14 +52,20 @@ func Environment(projectDir string, extra map[string]string) (map[string]string,
 		"PULUMI_HOME":        filepath.Join(projectDir, ".pulumi-home"),
 		"PULUMI_BACKEND_URL": "file://" + filepath.Join(projectDir, StateDir),
 	}
-	for _, key := range []string{"PULUMI_HOME", "PULUMI_BACKEND_URL"} {
-		if value := os.Getenv(key); value != "" {
-			env[key] = value
-		}
+	if value := os.Getenv("PULUMI_BACKEND_URL"); value != "" {
+		env["PULUMI_BACKEND_URL"] = value
 	}
-	if os.Getenv("STF_FARM_OFFICIAL_PLUGINS") == "1" && os.Getenv("PULUMI_HOME") == "" {
+	// The stand-in plugins are installed in the project's own Pulumi home, never in the
+	// user's, where they would replace official plugins of the same version.
+	if value := os.Getenv("STF_FARM_PULUMI_HOME"); value != "" {
+		env["PULUMI_HOME"] = value
+	}
+	if os.Getenv("STF_FARM_OFFICIAL_PLUGINS") == "1" {
 		// The official plugins live in the user's own Pulumi home, ~/.pulumi by default.
 		delete(env, "PULUMI_HOME")
+		if value := os.Getenv("PULUMI_HOME"); value != "" {
+			env["PULUMI_HOME"] = value
+		}
 	}
 	_, hasPassphrase := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE")
 	_, hasPassphraseFile := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE_FILE")
@@ -105,6 +115,9 @@ func passphraseFile(dir string) (string, error) {
 // program as an inline program. It uses bin/pulumi in the project folder when it
 // exists, else the pulumi on PATH.
 func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
+	if err := checkStackFile(opts.ProjectDir, opts.Stack); err != nil {
+		return auto.Stack{}, err
+	}
 	env, err := Environment(opts.ProjectDir, opts.Env)
 	if err != nil {
 		return auto.Stack{}, err
@@ -134,4 +147,30 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)
 	}
 	return stack, nil
+}
+
+// checkStackFile requires the stack's settings file, so a mistyped stack name does not
+// create a stack, and rejects settings the program does not read, so a misspelt key is
+// not silently ignored.
+func checkStackFile(projectDir, stack string) error {
+	path := filepath.Join(projectDir, "Pulumi."+stack+".yaml")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("stack %s has no settings file %s: create it, for example by copying Pulumi.dev.yaml", stack, path)
+	}
+	project, err := workspace.LoadProject(filepath.Join(projectDir, "Pulumi.yaml"))
+	if err != nil {
+		return err
+	}
+	settings, err := workspace.LoadProjectStack(diag.DefaultSink(io.Discard, io.Discard, diag.FormatOptions{Color: colors.Never}),
+		project, path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	var keys []string
+	for key := range settings.Config {
+		if key.Namespace() == model.Namespace {
+			keys = append(keys, key.Name())
+		}
+	}
+	return model.CheckKeys(keys)
 }

@@ -3,7 +3,10 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -17,44 +20,237 @@ var Keys = []string{
 // SecretKey is the optional secret setting that signs STF's sessions.
 const SecretKey = "stfSecret"
 
-// Decode builds a Config from raw configuration values, keyed without the namespace, as
-// Pulumi stores them: plain strings, and JSON for objects and arrays. Unknown fields in
-// objects are errors, so a misspelt setting is reported instead of silently ignored.
-// Decode applies defaults but does not validate.
-func Decode(raw map[string]string) (*Config, error) {
-	cfg := &Config{}
+// CheckKeys reports configuration keys in the namespace that the program does not read,
+// each with the closest known key, so a misspelt key is not silently ignored.
+func CheckKeys(keys []string) error {
+	known := append(append([]string(nil), Keys...), SecretKey)
 	var problems []Problem
-
-	decodeJSON := func(key string, target any, example string) {
-		value, ok := raw[key]
-		if !ok || strings.TrimSpace(value) == "" {
-			return
+	for _, key := range keys {
+		if contains(known, key) {
+			continue
 		}
-		dec := json.NewDecoder(bytes.NewBufferString(value))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(target); err != nil {
-			problems = append(problems, Problem{
-				Key:     key,
-				Value:   fmt.Sprintf("%q", value),
-				Message: "cannot be read: " + err.Error(),
-				Fix:     "write it as " + example + " (see Pulumi.dev.yaml)",
-			})
+		problems = append(problems, Problem{
+			Key:     key,
+			Value:   "(set)",
+			Message: "unknown setting",
+			Fix:     "remove it" + suggestion(key, known),
+		})
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Slice(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
+	return &ValidationError{Problems: problems}
+}
+
+func contains(list []string, s string) bool {
+	for _, item := range list {
+		if item == s {
+			return true
 		}
 	}
+	return false
+}
 
-	cfg.Provider = raw["provider"]
-	cfg.Network = raw["network"]
-	decodeJSON("allowedHostOnlyRanges", &cfg.AllowedHostOnlyRanges, "a list of CIDR ranges")
-	decodeJSON("box", &cfg.Box, "an object with name, version and url")
-	decodeJSON("db", &cfg.DB, "an object with name, address, memory, cpus, box and adminHostPort")
-	decodeJSON("machines", &cfg.Machines, "a list of machines with name, address, index, roles, memory, cpus and devices")
-	decodeJSON("stf", &cfg.STF, "an object of STF settings")
-	decodeJSON("docker", &cfg.Docker, "an object with nodeImage, dbImage and networkName")
+// suggestion returns ", or use NAME" for the known name closest to name, or "" when
+// none is close.
+func suggestion(name string, known []string) string {
+	best, bestDistance := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDistance {
+			best, bestDistance = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return ", or use " + best
+}
+
+// editDistance is the Levenshtein distance between two strings.
+func editDistance(a, b string) int {
+	previous := make([]int, len(b)+1)
+	for j := range previous {
+		previous[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		current := make([]int, len(b)+1)
+		current[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			current[j] = min(previous[j]+1, current[j-1]+1, previous[j-1]+cost)
+		}
+		previous = current
+	}
+	return previous[len(b)]
+}
+
+// decoder collects the problems of decoding raw configuration values.
+type decoder struct {
+	raw      map[string]string
+	problems []Problem
+}
+
+// object decodes one JSON value into target, rejecting unknown fields. key names the
+// value in errors, for example machines[1].
+func (d *decoder) object(key, value string, target any) {
+	dec := json.NewDecoder(bytes.NewBufferString(value))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(target)
+	if err == nil {
+		return
+	}
+
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		field := key
+		if typeErr.Field != "" {
+			field = key + "." + typeErr.Field
+		}
+		d.problems = append(d.problems, Problem{
+			Key:     field,
+			Value:   typeErr.Value,
+			Message: "expected " + describeKind(typeErr.Type) + ", not " + typeErr.Value,
+			Fix:     "write it as " + describeKind(typeErr.Type) + " (see Pulumi.dev.yaml)",
+		})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		var generic any
+		_ = json.Unmarshal([]byte(value), &generic)
+		path, name, known := findUnknown(generic, reflect.TypeOf(target), key)
+		if path == "" {
+			path, name = key, strings.TrimPrefix(err.Error(), "json: unknown field ")
+		}
+		d.problems = append(d.problems, Problem{
+			Key:     path,
+			Value:   "(set)",
+			Message: "unknown setting",
+			Fix:     "remove it" + suggestion(name, known),
+		})
+	default:
+		d.problems = append(d.problems, Problem{
+			Key:     key,
+			Value:   fmt.Sprintf("%q", value),
+			Message: "cannot be read: " + err.Error(),
+			Fix:     "write it as YAML that matches Pulumi.dev.yaml",
+		})
+	}
+}
+
+func describeKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return t.String()
+}
+
+// findUnknown walks a decoded JSON value alongside the Go type it was decoded into and
+// returns the path and name of the first object key that matches no field, with the
+// field names that were possible there. Keys match fields without regard to case, as in
+// encoding/json.
+func findUnknown(value any, t reflect.Type, path string) (string, string, []string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch v := value.(type) {
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return "", "", nil
+		}
+		for i, element := range v {
+			if p, name, known := findUnknown(element, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p, name, known
+			}
+		}
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return "", "", nil
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				fields[strings.ToLower(name)] = t.Field(i).Type
+				names = append(names, name)
+			}
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fieldType, ok := fields[strings.ToLower(k)]
+			if !ok {
+				return path + "." + k, k, names
+			}
+			if p, name, known := findUnknown(v[k], fieldType, path+"."+k); p != "" {
+				return p, name, known
+			}
+		}
+	}
+	return "", "", nil
+}
+
+// list decodes a JSON list element by element, so an error names the element.
+func list[T any](d *decoder, key string, target *[]T) {
+	value, ok := d.raw[key]
+	if !ok || strings.TrimSpace(value) == "" {
+		return
+	}
+	var elements []json.RawMessage
+	if err := json.Unmarshal([]byte(value), &elements); err != nil {
+		d.problems = append(d.problems, Problem{
+			Key: key, Value: fmt.Sprintf("%q", value),
+			Message: "not a list", Fix: "write it as a YAML list (see Pulumi.dev.yaml)",
+		})
+		return
+	}
+	for i, element := range elements {
+		var item T
+		d.object(fmt.Sprintf("%s[%d]", key, i), string(element), &item)
+		*target = append(*target, item)
+	}
+}
+
+func (d *decoder) value(key string, target any) {
+	if value, ok := d.raw[key]; ok && strings.TrimSpace(value) != "" {
+		d.object(key, value, target)
+	}
+}
+
+// Decode builds a Config from raw configuration values, keyed without the namespace, as
+// Pulumi stores them: plain strings, and JSON for objects and lists. Unknown fields and
+// values of the wrong type are errors that name the field. Decode applies defaults but
+// does not validate.
+func Decode(raw map[string]string) (*Config, error) {
+	cfg := &Config{Provider: raw["provider"], Network: raw["network"]}
+	d := &decoder{raw: raw}
+
+	list(d, "allowedHostOnlyRanges", &cfg.AllowedHostOnlyRanges)
+	d.value("box", &cfg.Box)
+	d.value("db", &cfg.DB)
+	list(d, "machines", &cfg.Machines)
+	d.value("stf", &cfg.STF)
+	d.value("docker", &cfg.Docker)
 
 	if value, ok := raw["unitTimeoutSeconds"]; ok && value != "" {
 		n, err := strconv.Atoi(value)
 		if err != nil {
-			problems = append(problems, Problem{
+			d.problems = append(d.problems, Problem{
 				Key:     "unitTimeoutSeconds",
 				Value:   fmt.Sprintf("%q", value),
 				Message: "not a whole number of seconds",
@@ -64,8 +260,8 @@ func Decode(raw map[string]string) (*Config, error) {
 		cfg.UnitTimeoutSeconds = n
 	}
 
-	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+	if len(d.problems) > 0 {
+		return nil, &ValidationError{Problems: d.problems}
 	}
 	cfg.ApplyDefaults()
 	return cfg, nil

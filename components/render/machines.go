@@ -3,8 +3,6 @@ package render
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"text/template"
 
@@ -39,7 +37,9 @@ func Vagrantfile() string {
 	return files.Read("vagrant/Vagrantfile")
 }
 
-// boxData is a box as the Vagrantfile reads it; empty fields are left out.
+// boxData is a box as the Vagrantfile reads it; empty fields are left out. The
+// Vagrantfile resolves a URL without a scheme as a path relative to the project folder,
+// so moving the project changes no data file.
 type boxData struct {
 	Name    string `json:"name"`
 	Version string `json:"version,omitempty"`
@@ -63,23 +63,6 @@ type machineData struct {
 	Boot map[string]string `json:"boot,omitempty"`
 }
 
-// BoxURL turns a box URL from the configuration into one Vagrant accepts: a path
-// without a scheme is taken relative to the project folder and becomes a file:// URL.
-func BoxURL(raw, projectDir string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err == nil && u.Scheme != "" {
-		return raw
-	}
-	path := raw
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(projectDir, path)
-	}
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
-}
-
 func vmName(stack, machine string) string {
 	return model.Namespace + "-" + stack + "-" + machine
 }
@@ -96,7 +79,7 @@ func encode(data machineData) (string, error) {
 }
 
 // DBMachine renders the db machine's data file and its provisioning script.
-func DBMachine(cfg *model.Config, stack, projectDir string) (MachineFiles, error) {
+func DBMachine(cfg *model.Config, stack string) (MachineFiles, error) {
 	db := cfg.DB
 	data, err := encode(machineData{
 		Name:    db.Name,
@@ -106,7 +89,7 @@ func DBMachine(cfg *model.Config, stack, projectDir string) (MachineFiles, error
 		Memory:  db.Memory,
 		CPUs:    db.CPUs,
 		Box: boxData{
-			Name: db.Box.Name, Version: db.Box.Version, URL: BoxURL(db.Box.URL, projectDir),
+			Name: db.Box.Name, Version: db.Box.Version, URL: db.Box.URL,
 		},
 		AdminHostPort:   db.AdminHostPort,
 		ProvisionScript: DBProvisionPath,
@@ -124,7 +107,7 @@ func DBMachine(cfg *model.Config, stack, projectDir string) (MachineFiles, error
 // CoreMachine renders a cluster machine's data file and its cloud-config. The
 // cloud-config bootstraps etcd statically from every cluster machine's configured
 // address, since the machines do not exist yet when it is written.
-func CoreMachine(cfg *model.Config, stack, projectDir string, m model.Machine) (MachineFiles, error) {
+func CoreMachine(cfg *model.Config, stack string, m model.Machine) (MachineFiles, error) {
 	userDataPath := "machines/" + m.Name + ".user-data"
 	data, err := encode(machineData{
 		Name:    m.Name,
@@ -134,7 +117,7 @@ func CoreMachine(cfg *model.Config, stack, projectDir string, m model.Machine) (
 		Memory:  m.Memory,
 		CPUs:    m.CPUs,
 		Box: boxData{
-			Name: cfg.Box.Name, Version: cfg.Box.Version, URL: BoxURL(cfg.Box.URL, projectDir),
+			Name: cfg.Box.Name, Version: cfg.Box.Version, URL: cfg.Box.URL,
 		},
 		Devices:  m.Devices,
 		UserData: userDataPath,

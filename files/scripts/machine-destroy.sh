@@ -1,5 +1,7 @@
-# The folder may have been removed since the machine was created, and Vagrant needs the
-# machine's definition to destroy it, so the files are written again first.
+# Vagrant needs the machine's definition to destroy it, and its data file may have been
+# removed since the machine was created, so the files are written again first. Vagrant
+# finds the machine by the id it keeps in the folder's .vagrant/; without that id, the
+# machine is unknown to Vagrant and destroy does nothing.
 write_machine_files
 cd "$FARM_DIR"
 log "Destroying $FARM_MACHINE."

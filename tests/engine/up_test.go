@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"stf-farm/components/model"
+)
+
+// TestUp creates the dev farm through the stand-ins and runs `up` again: once with no
+// change and once after a change of one machine's memory.
+func TestUp(t *testing.T) {
+	s := newStack(t, options{stack: "dev", standIns: allStandIns})
+	first := s.up(t)
+	cfg := s.config(t)
+
+	t.Run("create", func(t *testing.T) {
+		if got := first.changedSummary(); !equalCounts(got, map[string]int{"create": 33}) {
+			t.Errorf("the first up of the dev stack reports %s, want create=33", first.summaryText())
+		}
+	})
+
+	// The calls prove that the commands ran against the stand-ins: the real tools are
+	// not on the engine's PATH.
+	t.Run("standins", func(t *testing.T) {
+		calls := s.standIns.calls(t)
+		want := map[string]int{
+			"vagrant up":     len(cfg.Machines) + 1,
+			"fleetctl start": 19,
+			"ssh":            1,
+		}
+		got := map[string]int{
+			"vagrant up":     countCalls(calls, "vagrant", "up"),
+			"fleetctl start": countCalls(calls, "fleetctl", "start"),
+			"ssh":            countCalls(calls, "ssh", ""),
+		}
+		if !equalCounts(got, want) {
+			t.Errorf("the first up must boot every machine, start the 19 units and upload nginx.conf once; "+
+				"the stand-ins logged:\n%s\nwant:\n%s", countsText(got), countsText(want))
+		}
+	})
+
+	t.Run("again", func(t *testing.T) {
+		before := len(s.standIns.calls(t))
+		again := s.up(t)
+		if got := again.changedSummary(); len(got) != 0 {
+			t.Errorf("a second up with no change must change nothing, but reports %s:\n%s",
+				again.summaryText(), changesText(again))
+		}
+		if calls := s.standIns.calls(t); len(calls) != before {
+			t.Errorf("a second up with no change must run no command, but the stand-ins logged:\n%s",
+				strings.Join(calls[before:], "\n"))
+		}
+	})
+
+	// The preview of this change shows every unit replaced (TestDiff/memory), but `up`
+	// applies it as one update that reloads core-02 and leaves the units alone, because
+	// core-02 reports the same address after the reload.
+	t.Run("memory", func(t *testing.T) {
+		memory := fmt.Sprintf("%s:machines[%d].memory", model.Namespace, machineIndex(t, cfg, "core-02"))
+		s.setConfig(t, memory, "2048")
+		before := len(s.standIns.calls(t))
+		u := s.up(t)
+		if got := u.changedSummary(); !equalCounts(got, map[string]int{"update": 1}) {
+			t.Errorf("up after core-02's memory change reports %s, want update=1 (core-02-vagrant):\n%s",
+				u.summaryText(), changesText(u))
+		}
+		calls := s.standIns.calls(t)[before:]
+		var other []string
+		for _, c := range calls {
+			fields := strings.Fields(c)
+			if fields[0] != "vagrant" || !slices.Contains(fields, "core-02") {
+				other = append(other, c)
+			}
+		}
+		if countCalls(calls, "vagrant", "reload") != 1 || len(other) > 0 {
+			t.Errorf("up after core-02's memory change must reload core-02 once and run nothing else; "+
+				"the stand-ins logged:\n%s", strings.Join(calls, "\n"))
+		}
+	})
+}
