@@ -17,6 +17,6 @@
 //
 //	make bench
 //
-// A missing CLI or plugin fails the tests with a message that says to run `make tools`;
-// nothing is skipped.
+// Nothing is skipped: a missing CLI or plugin fails the tests with a message that asks
+// for `make tools`.
 package engine

@@ -40,7 +40,8 @@ const testPassphrase = "stf-farm engine tests"
 
 // shellTools are the programs that the farm's scripts and the stand-ins run. The tests
 // link each of them into a folder of their own and put only that folder (and the
-// stand-ins) on the engine's PATH, so no real vagrant, ssh or fleetctl can ever run.
+// stand-ins) on the engine's PATH, so the farm's scripts cannot reach a real vagrant,
+// ssh or fleetctl.
 var shellTools = []string{
 	"awk", "basename", "cat", "cut", "date", "dirname", "grep", "head", "id", "mkdir",
 	"mktemp", "mv", "rm", "sed", "sleep", "sort", "tr",
@@ -220,9 +221,30 @@ func newStack(tb testing.TB, opts options) *farmStack {
 	}
 	s.stack = stack
 	if s.standIns != nil {
-		s.standIns.describe(tb, s.config(tb))
+		cfg := s.config(tb)
+		s.standIns.describe(tb, cfg)
+		placeBoxFiles(tb, cfg, dir)
 	}
 	return s
+}
+
+// placeBoxFiles creates an empty file at each relative box path of cfg, because `up`
+// requires the box files of the VirtualBox provider to exist. The stand-in vagrant never
+// reads them.
+func placeBoxFiles(tb testing.TB, cfg *model.Config, dir string) {
+	tb.Helper()
+	for _, box := range []model.Box{cfg.Box, cfg.DB.Box} {
+		if box.URL == "" || strings.Contains(box.URL, "://") || filepath.IsAbs(box.URL) {
+			continue
+		}
+		path := filepath.Join(dir, box.URL)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }
 
 // machineNames returns the names of the db machine and of every cluster machine.
@@ -389,10 +411,31 @@ func collectSteps(ch <-chan events.EngineEvent, done chan<- []step) {
 	done <- steps
 }
 
+// inProjectDir runs fn with the process's working directory set to the project folder.
+// The farm's program takes its project folder (where relative box paths start) from the
+// working directory, because the engine gives an inline program no root directory. No
+// test of this package runs in parallel, so changing the process-wide directory is safe.
+func (s *farmStack) inProjectDir(tb testing.TB, fn func()) {
+	tb.Helper()
+	previous, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Chdir(s.dir); err != nil {
+		tb.Fatal(err)
+	}
+	defer func() {
+		if err := os.Chdir(previous); err != nil {
+			tb.Errorf("cannot return to the folder %s: %v", previous, err)
+		}
+	}()
+	fn()
+}
+
 // preview runs a preview and fails the test when it fails.
 func (s *farmStack) preview(tb testing.TB) outcome {
 	tb.Helper()
-	o, err := s.tryPreview()
+	o, err := s.tryPreview(tb)
 	if err != nil {
 		tb.Fatalf("preview of stack %s failed: %v", s.stack.Name(), err)
 	}
@@ -400,14 +443,18 @@ func (s *farmStack) preview(tb testing.TB) outcome {
 }
 
 // tryPreview runs a preview and returns what it reported.
-func (s *farmStack) tryPreview() (outcome, error) {
+func (s *farmStack) tryPreview(tb testing.TB) (outcome, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 	defer cancel()
 	ch := make(chan events.EngineEvent)
 	done := make(chan []step)
 	go collectSteps(ch, done)
 	var progress bytes.Buffer
-	res, err := s.stack.Preview(ctx, optpreview.EventStreams(ch), optpreview.ProgressStreams(&progress))
+	var res auto.PreviewResult
+	var err error
+	s.inProjectDir(tb, func() {
+		res, err = s.stack.Preview(ctx, optpreview.EventStreams(ch), optpreview.ProgressStreams(&progress))
+	})
 	steps := <-done
 	if err != nil {
 		return outcome{}, fmt.Errorf("%w\nengine output:\n%s", err, progress.String())
@@ -428,7 +475,11 @@ func (s *farmStack) up(tb testing.TB) outcome {
 	done := make(chan []step)
 	go collectSteps(ch, done)
 	var progress bytes.Buffer
-	res, err := s.stack.Up(ctx, optup.EventStreams(ch), optup.ProgressStreams(&progress))
+	var res auto.UpResult
+	var err error
+	s.inProjectDir(tb, func() {
+		res, err = s.stack.Up(ctx, optup.EventStreams(ch), optup.ProgressStreams(&progress))
+	})
 	steps := <-done
 	if err != nil {
 		tb.Fatalf("up of stack %s failed: %v\nengine output:\n%s", s.stack.Name(), err, progress.String())

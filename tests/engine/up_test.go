@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +41,15 @@ func TestUp(t *testing.T) {
 		if !equalCounts(got, want) {
 			t.Errorf("the first up must boot every machine, start the 19 units and upload nginx.conf once; "+
 				"the stand-ins logged:\n%s\nwant:\n%s", countsText(got), countsText(want))
+		}
+	})
+
+	// TestPreview/nocommand relies on this folder: the machine commands write the Vagrant
+	// project there before they call vagrant.
+	t.Run("files", func(t *testing.T) {
+		vagrantfile := filepath.Join(s.dir, ".farm", "dev", "Vagrantfile")
+		if _, err := os.Stat(vagrantfile); err != nil {
+			t.Errorf("the machine commands must write the Vagrant project into the project folder: %v", err)
 		}
 	})
 
