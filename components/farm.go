@@ -138,9 +138,9 @@ func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.Res
 
 	units, err := NewFleetUnits(ctx, name+"-units", FleetUnitsArgs{
 		Units:        plan.Units,
-		Texts:        unitTexts(cfg, plan.Units, addresses, secret),
+		Texts:        unitTexts(cfg, plan.Units, db, cores, secret),
 		Placement:    plan.Placement,
-		Endpoint:     fleetEndpoint(cfg, addresses),
+		Endpoint:     fleetEndpoint(cfg, cores),
 		ClusterBoot:  clusterBoot(cfg, cores),
 		MachineNames: machineNames(cfg, addresses),
 		Timeout:      time.Duration(cfg.UnitTimeoutSeconds) * time.Second,
@@ -250,52 +250,61 @@ func splitAddresses(cfg *model.Config, all map[string]string) render.Addresses {
 	return a
 }
 
-// unitTexts renders the units with the reported addresses. Units that carry the STF
-// secret get secret texts; the others are rendered without it, so they stay readable in
-// previews and state.
-func unitTexts(cfg *model.Config, units []render.Unit, addresses pulumi.StringMapOutput, secret pulumi.StringInput) []pulumi.StringOutput {
-	plain := addresses.ApplyT(func(all map[string]string) ([]string, error) {
-		return unitFileTexts(render.Units(cfg, render.UnitValues{Addresses: splitAddresses(cfg, all)}))
-	}).(pulumi.StringArrayOutput)
-	withSecret := pulumi.All(addresses, secret).ApplyT(func(values []any) ([]string, error) {
-		return unitFileTexts(render.Units(cfg, render.UnitValues{
-			Addresses: splitAddresses(cfg, values[0].(map[string]string)),
-			Secret:    values[1].(string),
-		}))
-	}).(pulumi.StringArrayOutput)
-
+// unitTexts renders each unit with the reported addresses of only the machines it
+// uses, so a unit depends on a handful of machines however large the farm is. Units that
+// carry the STF secret get secret texts; the others are rendered without it, so they
+// stay readable in previews and state.
+func unitTexts(cfg *model.Config, units []render.Unit, db *Machine, cores map[string]*Machine,
+	secret pulumi.StringInput) []pulumi.StringOutput {
 	texts := make([]pulumi.StringOutput, len(units))
 	for i, u := range units {
-		source := plain
-		if u.UsesSecret {
-			source = withSecret
+		addresses := pulumi.StringMap{}
+		for _, name := range render.UnitMachines(cfg, u.Name) {
+			addresses[name] = cores[name].Address
 		}
-		texts[i] = source.Index(pulumi.Int(i))
+		var unitSecret pulumi.StringInput = pulumi.String("")
+		if u.UsesSecret {
+			unitSecret = secret
+		}
+		name := u.Name
+		texts[i] = pulumi.All(db.Address, addresses, unitSecret).ApplyT(func(values []any) (string, error) {
+			machines := values[1].(map[string]string)
+			return render.UnitText(cfg, name, render.UnitValues{
+				Addresses: render.Addresses{DB: values[0].(string), Machines: machines},
+				Secret:    values[2].(string),
+			})
+		}).(pulumi.StringOutput)
 	}
 	return texts
 }
 
-func unitFileTexts(units []render.Unit, err error) ([]string, error) {
-	if err != nil {
-		return nil, err
+// fleetEndpoint lists the etcd client URLs of the machines with a role (nginx, appside,
+// devside). Every cluster machine is an etcd member, so fleetctl reaches the cluster
+// while one of them is up, and a unit command depends on at most three machines.
+func fleetEndpoint(cfg *model.Config, cores map[string]*Machine) pulumi.StringOutput {
+	var addresses []any
+	for _, name := range roleMachines(cfg) {
+		addresses = append(addresses, cores[name].Address)
 	}
-	texts := make([]string, len(units))
-	for i, u := range units {
-		texts[i] = u.Text
-	}
-	return texts, nil
-}
-
-// fleetEndpoint lists every cluster machine's etcd client URL, so fleetctl reaches the
-// cluster while any one machine is up.
-func fleetEndpoint(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.StringOutput {
-	return addresses.ApplyT(func(all map[string]string) string {
-		var urls []string
-		for _, m := range cfg.Machines {
-			urls = append(urls, "http://"+all[m.Name]+":2379")
+	return pulumi.All(addresses...).ApplyT(func(values []any) string {
+		urls := make([]string, len(values))
+		for i, v := range values {
+			urls[i] = "http://" + v.(string) + ":2379"
 		}
 		return strings.Join(urls, ",")
 	}).(pulumi.StringOutput)
+}
+
+// roleMachines returns the names of the machines with the roles nginx, appside and
+// devside, each once, in configuration order.
+func roleMachines(cfg *model.Config) []string {
+	var names []string
+	for _, m := range cfg.Machines {
+		if len(m.Roles) > 0 {
+			names = append(names, m.Name)
+		}
+	}
+	return names
 }
 
 func machineNames(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.StringMapOutput {
@@ -308,11 +317,13 @@ func machineNames(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.St
 	}).(pulumi.StringMapOutput)
 }
 
-// clusterBoot joins the boot ids of the cluster machines in configuration order.
+// clusterBoot joins the boot ids of the machines with a role. fleet keeps its units in
+// etcd, which survives the loss of a minority of machines; when the role machines are
+// created again, the cluster is new and the units must be submitted again.
 func clusterBoot(cfg *model.Config, cores map[string]*Machine) pulumi.StringOutput {
 	var ids []any
-	for _, m := range cfg.Machines {
-		ids = append(ids, cores[m.Name].BootID)
+	for _, name := range roleMachines(cfg) {
+		ids = append(ids, cores[name].BootID)
 	}
 	return pulumi.All(ids...).ApplyT(func(values []any) string {
 		parts := make([]string, len(values))

@@ -109,7 +109,26 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 		return nil, err
 	}
 
-	report := cmd.Stdout.ApplyT(func(out string) (vagrant.Report, error) {
+	// The report is a command of its own that runs again only when the machine is
+	// created again. An in-place reload keeps the machine's address, so a preview of a
+	// memory change does not turn every address, and all that is rendered from them,
+	// unknown.
+	reportCmd, err := local.NewCommand(ctx, name+"-report", &local.CommandArgs{
+		Create: pulumi.String(script("machine-files.sh", "machine-report.sh")),
+		Update: pulumi.String(script("machine-files.sh", "machine-report.sh")),
+		Environment: pulumi.StringMap{
+			"FARM_DIR":                         pulumi.String(args.FarmDir),
+			"FARM_MACHINE":                     pulumi.String(name),
+			"VAGRANT_CHECKPOINT_DISABLE":       pulumi.String("1"),
+			"VAGRANT_BOX_UPDATE_CHECK_DISABLE": pulumi.String("1"),
+		},
+		Triggers: pulumi.Array{cmd.ID()},
+	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{cmd}))
+	if err != nil {
+		return nil, err
+	}
+
+	report := reportCmd.Stdout.ApplyT(func(out string) (vagrant.Report, error) {
 		r, err := vagrant.ParseReport(name, out, args.Network)
 		if err != nil {
 			return r, err

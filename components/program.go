@@ -28,18 +28,36 @@ func LoadConfig(ctx *pulumi.Context) (*model.Config, error) {
 }
 
 // Program is the farm's Pulumi program: it reads the stack configuration, builds the
-// farm and exports its outputs.
+// farm and exports its outputs. The project folder is the one Pulumi reports, else the
+// working directory.
 func Program(ctx *pulumi.Context) error {
+	return ProgramIn("")(ctx)
+}
+
+// ProgramIn returns the program for the project in projectDir, for drivers that run it
+// as an inline program, where Pulumi reports no project folder. An empty projectDir
+// means the one Pulumi reports, else the working directory.
+func ProgramIn(projectDir string) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		dir := projectDir
+		if dir == "" {
+			dir = ctx.RootDirectory()
+		}
+		if dir == "" {
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			dir = wd
+		}
+		return run(ctx, dir)
+	}
+}
+
+func run(ctx *pulumi.Context, projectDir string) error {
 	cfg, err := LoadConfig(ctx)
 	if err != nil {
 		return err
-	}
-
-	projectDir := ctx.RootDirectory()
-	if projectDir == "" {
-		if projectDir, err = os.Getwd(); err != nil {
-			return err
-		}
 	}
 
 	var secret pulumi.StringInput

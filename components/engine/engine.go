@@ -141,7 +141,7 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 	if home, ok := env["PULUMI_HOME"]; ok {
 		workspaceOpts = append(workspaceOpts, auto.PulumiHome(home))
 	}
-	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.Program,
+	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.ProgramIn(opts.ProjectDir),
 		workspaceOpts...)
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)

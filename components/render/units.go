@@ -153,10 +153,61 @@ func PublicHost(cfg *model.Config, addresses Addresses) string {
 
 // Units renders every unit of the farm in start order.
 func Units(cfg *model.Config, values UnitValues) ([]Unit, error) {
+	var units []Unit
+	for _, spec := range unitSpecs(cfg) {
+		u, err := renderUnit(cfg, spec, values)
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, u)
+	}
+	return units, nil
+}
+
+// UnitText renders one unit by name. values needs only the addresses the unit uses: the
+// db machine, the appside and devside machines, the nginx machine unless stf.publicHost
+// is set, and for a provider the machine it is pinned to (see UnitMachines).
+func UnitText(cfg *model.Config, name string, values UnitValues) (string, error) {
+	for _, spec := range unitSpecs(cfg) {
+		if spec.name == name {
+			u, err := renderUnit(cfg, spec, values)
+			return u.Text, err
+		}
+	}
+	return "", fmt.Errorf("the farm has no unit %s", name)
+}
+
+// UnitMachines returns the names of the cluster machines whose addresses the unit's
+// file contains.
+func UnitMachines(cfg *model.Config, name string) []string {
+	var names []string
+	add := func(m model.Machine) {
+		for _, n := range names {
+			if n == m.Name {
+				return
+			}
+		}
+		names = append(names, m.Name)
+	}
+	for _, role := range []string{model.RoleAppside, model.RoleDevside, model.RoleNginx} {
+		if m, ok := cfg.MachineWithRole(role); ok {
+			add(m)
+		}
+	}
+	for _, spec := range unitSpecs(cfg) {
+		if spec.name == name && spec.provider > 0 {
+			m, _ := cfg.MachineWithIndex(spec.provider)
+			add(m)
+		}
+	}
+	return names
+}
+
+func renderUnit(cfg *model.Config, spec unitSpec, values UnitValues) (Unit, error) {
 	appside, _ := cfg.MachineWithRole(model.RoleAppside)
 	devside, _ := cfg.MachineWithRole(model.RoleDevside)
 	public := PublicHost(cfg, values.Addresses)
-	base := unitData{
+	data := unitData{
 		Image:           cfg.STF.Image,
 		ADBImage:        cfg.STF.ADBImage,
 		AmbassadorImage: cfg.STF.AmbassadorImage,
@@ -173,31 +224,25 @@ func Units(cfg *model.Config, values UnitValues) ([]Unit, error) {
 		RootGroupName:   cfg.STF.RootGroupName,
 		cfg:             cfg,
 	}
-
-	var units []Unit
-	for _, spec := range unitSpecs(cfg) {
-		data := base
-		if spec.provider > 0 {
-			m, _ := cfg.MachineWithIndex(spec.provider)
-			data.ProviderAddress = values.Addresses.Machines[m.Name]
-			// The provider fills in serial and publicPort (EJS syntax) for each device.
-			data.ScreenURLPattern = fmt.Sprintf("ws://%s/d/%d/<%%= serial %%>/<%%= publicPort %%>/",
-				public, spec.provider)
-		}
-		text, err := execute("units/"+spec.template+".tmpl", unitFuncs, data)
-		if err != nil {
-			return nil, err
-		}
-		units = append(units, Unit{
-			Name:       spec.name,
-			Template:   spec.template,
-			Group:      spec.group,
-			Text:       text,
-			UsesSecret: spec.usesSecret,
-			UsesImage:  strings.Contains(text, systemdQuote(cfg.STF.Image)),
-		})
+	if spec.provider > 0 {
+		m, _ := cfg.MachineWithIndex(spec.provider)
+		data.ProviderAddress = values.Addresses.Machines[m.Name]
+		// The provider fills in serial and publicPort (EJS syntax) for each device.
+		data.ScreenURLPattern = fmt.Sprintf("ws://%s/d/%d/<%%= serial %%>/<%%= publicPort %%>/",
+			public, spec.provider)
 	}
-	return units, nil
+	text, err := execute("units/"+spec.template+".tmpl", unitFuncs, data)
+	if err != nil {
+		return Unit{}, err
+	}
+	return Unit{
+		Name:       spec.name,
+		Template:   spec.template,
+		Group:      spec.group,
+		Text:       text,
+		UsesSecret: spec.usesSecret,
+		UsesImage:  strings.Contains(text, systemdQuote(cfg.STF.Image)),
+	}, nil
 }
 
 var unitFuncs = template.FuncMap{"q": systemdQuote}

@@ -9,4 +9,3 @@ else
   log "Reloading $FARM_MACHINE to apply the new settings."
   vagrant reload --provision "$FARM_MACHINE" >&2
 fi
-report_machine

@@ -39,10 +39,10 @@ func TestPreview(t *testing.T) {
 	p := s.preview(t)
 
 	t.Run("summary", func(t *testing.T) {
-		want := map[string]int{"create": 33}
+		want := map[string]int{"create": 37}
 		if got := p.summary; !equalCounts(got, want) {
-			t.Errorf("a new dev stack previews as %s, want create=33 "+
-				"(the stack, 7 components, the password and 24 commands)", p.summaryText())
+			t.Errorf("a new dev stack previews as %s, want create=37 "+
+				"(the stack, 7 components, the password and 28 commands)", p.summaryText())
 		}
 	})
 
@@ -51,7 +51,7 @@ func TestPreview(t *testing.T) {
 		for _, st := range p.steps {
 			got[st.typ]++
 		}
-		// 24 commands: one per machine (db and core-01..03), the nginx.conf upload and
+		// 28 commands: two per machine (db and core-01..03: boot and report), the nginx.conf upload and
 		// 19 units (13 fixed services, the groups engine, 3 processors, provider 1 and
 		// nginx). The two default providers are steps too, though the summary leaves
 		// them out.
@@ -61,7 +61,7 @@ func TestPreview(t *testing.T) {
 			components.MachineType:     4,
 			components.ProxyType:       1,
 			components.FleetUnitsType:  1,
-			commandType:                24,
+			commandType:                28,
 			passwordType:               1,
 			"pulumi:providers:command": 1,
 			"pulumi:providers:random":  1,
@@ -89,6 +89,7 @@ func TestPreview(t *testing.T) {
 		for _, name := range machineNames(cfg) {
 			want[name] = farm
 			want[name+"-vagrant"] = components.MachineType + " " + name
+			want[name+"-report"] = components.MachineType + " " + name
 		}
 		for _, u := range plan.Units {
 			want[u.Name] = components.FleetUnitsType + " stf-farm-units"

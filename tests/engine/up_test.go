@@ -19,8 +19,8 @@ func TestUp(t *testing.T) {
 	cfg := s.config(t)
 
 	t.Run("create", func(t *testing.T) {
-		if got := first.changedSummary(); !equalCounts(got, map[string]int{"create": 33}) {
-			t.Errorf("the first up of the dev stack reports %s, want create=33", first.summaryText())
+		if got := first.changedSummary(); !equalCounts(got, map[string]int{"create": 37}) {
+			t.Errorf("the first up of the dev stack reports %s, want create=37", first.summaryText())
 		}
 	})
 
@@ -66,9 +66,8 @@ func TestUp(t *testing.T) {
 		}
 	})
 
-	// The preview of this change shows every unit replaced (TestDiff/memory), but `up`
-	// applies it as one update that reloads core-02 and leaves the units alone, because
-	// core-02 reports the same address after the reload.
+	// `up` applies the change as one update that reloads core-02 and leaves the report,
+	// the units and the proxy alone.
 	t.Run("memory", func(t *testing.T) {
 		memory := fmt.Sprintf("%s:machines[%d].memory", model.Namespace, machineIndex(t, cfg, "core-02"))
 		s.setConfig(t, memory, "2048")

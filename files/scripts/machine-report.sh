@@ -1,0 +1,2 @@
+cd "$FARM_DIR"
+report_machine
