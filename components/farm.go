@@ -169,6 +169,10 @@ func NewFarm(ctx *pulumi.Context, name string, args FarmArgs, opts ...pulumi.Res
 // same box.
 func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Prefix) (*Machine, map[string]*Machine, error) {
 	cfg := args.Config
+	var docker *model.Docker
+	if cfg.Provider == model.ProviderDocker {
+		docker = &cfg.Docker
+	}
 	var previous []pulumi.Resource
 	after := func() pulumi.ResourceOption {
 		if cfg.Provider == model.ProviderVirtualBox {
@@ -188,6 +192,7 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 		Files:       dbFiles,
 		ReplaceOn:   replaceOn(cfg.Provider, cfg.DB.Address, cfg.DB.Box),
 		BootTimeout: machineBootTimeout,
+		Docker:      docker,
 	}, pulumi.Parent(f))
 	if err != nil {
 		return nil, nil, err
@@ -207,6 +212,7 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 			Files:       machineFiles,
 			ReplaceOn:   replaceOn(cfg.Provider, m.Address, cfg.Box),
 			BootTimeout: machineBootTimeout,
+			Docker:      docker,
 		}, pulumi.Parent(f), after())
 		if err != nil {
 			return nil, nil, err

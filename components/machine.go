@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"stf-farm/components/model"
 	"stf-farm/components/render"
 	"stf-farm/components/vagrant"
 	"stf-farm/files"
@@ -29,6 +30,8 @@ type MachineArgs struct {
 	ReplaceOn []string
 	// BootTimeout bounds `vagrant up` and `vagrant reload`.
 	BootTimeout time.Duration
+	// Docker holds the docker provider's settings; it is nil for VirtualBox.
+	Docker *model.Docker
 }
 
 // Machine is a Vagrant machine: the db machine or a cluster machine. Its outputs are what
@@ -87,6 +90,23 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	env["FARM_MACHINE_EXTRA_PATH"] = pulumi.String(args.Files.ExtraPath)
 	env["FARM_MACHINE_EXTRA"] = pulumi.String(args.Files.Extra)
 
+	reportEnv := pulumi.StringMap{
+		"FARM_DIR":                         pulumi.String(args.FarmDir),
+		"FARM_MACHINE":                     pulumi.String(name),
+		"FARM_PROVIDER":                    pulumi.String(args.Provider),
+		"VAGRANT_CHECKPOINT_DISABLE":       pulumi.String("1"),
+		"VAGRANT_BOX_UPDATE_CHECK_DISABLE": pulumi.String("1"),
+	}
+	if d := args.Docker; d != nil {
+		env["FARM_NETWORK"] = pulumi.String(args.Network.String())
+		env["FARM_DOCKER_NETWORK"] = pulumi.String(d.NetworkName)
+		env["FARM_DOCKER_IMAGES"] = pulumi.String(d.ImagesDir)
+		if d.Host != "" {
+			env["DOCKER_HOST"] = pulumi.String(d.Host)
+			reportEnv["DOCKER_HOST"] = pulumi.String(d.Host)
+		}
+	}
+
 	triggers := pulumi.Array{}
 	for _, value := range args.ReplaceOn {
 		triggers = append(triggers, pulumi.String(value))
@@ -114,15 +134,10 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	// memory change does not turn every address, and all that is rendered from them,
 	// unknown.
 	reportCmd, err := local.NewCommand(ctx, name+"-report", &local.CommandArgs{
-		Create: pulumi.String(script("machine-files.sh", "machine-report.sh")),
-		Update: pulumi.String(script("machine-files.sh", "machine-report.sh")),
-		Environment: pulumi.StringMap{
-			"FARM_DIR":                         pulumi.String(args.FarmDir),
-			"FARM_MACHINE":                     pulumi.String(name),
-			"VAGRANT_CHECKPOINT_DISABLE":       pulumi.String("1"),
-			"VAGRANT_BOX_UPDATE_CHECK_DISABLE": pulumi.String("1"),
-		},
-		Triggers: pulumi.Array{cmd.ID()},
+		Create:      pulumi.String(script("machine-files.sh", "machine-report.sh")),
+		Update:      pulumi.String(script("machine-files.sh", "machine-report.sh")),
+		Environment: reportEnv,
+		Triggers:    pulumi.Array{cmd.ID()},
 	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{cmd}))
 	if err != nil {
 		return nil, err

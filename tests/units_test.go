@@ -159,3 +159,17 @@ func TestCurrentSTFFlags(t *testing.T) {
 		assert.NotContains(t, text, "stf:latest", "%s runs an unpinned STF image", name)
 	}
 }
+
+func TestUnitsSkipPullWhenImagesAreLoaded(t *testing.T) {
+	cfg := devConfig(t)
+	pull := false
+	cfg.STF.PullImages = &pull
+	for _, u := range renderUnits(t, cfg) {
+		assert.NotContains(t, u.Text, "docker pull", "%s pulls although the images are loaded", u.Name)
+		_, err := unit.DeserializeOptions(strings.NewReader(u.Text))
+		assert.NoError(t, err, "%s does not parse without its pull line", u.Name)
+	}
+	for _, u := range renderUnits(t, devConfig(t)) {
+		assert.Contains(t, u.Text, "ExecStartPre=/usr/bin/docker pull ", "%s must pull by default", u.Name)
+	}
+}

@@ -110,6 +110,9 @@ type STF struct {
 	// Providers are the indexes of the machines that run a provider. Empty means every
 	// machine that has devices.
 	Providers []int `json:"providers"`
+	// PullImages makes each unit pull its image before it starts. Turn it off where the
+	// images are loaded onto the machines instead of fetched from a registry.
+	PullImages *bool `json:"pullImages,omitempty"`
 	// GroupsEngine adds the stf-groups-engine unit that STF 3.4.2 and later need.
 	GroupsEngine  *bool  `json:"groupsEngine,omitempty"`
 	AdminName     string `json:"adminName"`
@@ -123,8 +126,14 @@ type Docker struct {
 	NodeImage string `json:"nodeImage"`
 	// DBImage is the image of the db node.
 	DBImage string `json:"dbImage"`
-	// NetworkName is the Docker network the nodes join.
+	// NetworkName is the Docker network the nodes join; its subnet is Network.
 	NetworkName string `json:"networkName"`
+	// ImagesDir is the folder, relative to the project, whose image archives every node
+	// loads into its own Docker engine at boot.
+	ImagesDir string `json:"imagesDir"`
+	// Host is the Docker engine, as DOCKER_HOST names it. Empty means the project's own
+	// engine, which local/dockerd.sh starts.
+	Host string `json:"host"`
 }
 
 // HasRole reports whether the machine has the role.
@@ -135,6 +144,11 @@ func (m Machine) HasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// PullsImages reports whether units pull their images before they start.
+func (s STF) PullsImages() bool {
+	return s.PullImages == nil || *s.PullImages
 }
 
 // UsesGroupsEngine reports whether the farm runs stf-groups-engine.

@@ -23,6 +23,7 @@ const (
 	DefaultDockerNetworkName  = "stf-farm"
 	DefaultDockerNodeImage    = "stf-farm/node:local"
 	DefaultDockerDBImage      = "stf-farm/db:local"
+	DefaultDockerImagesDir    = ".local-docker/images"
 )
 
 // ApplyDefaults fills every empty setting with its default. Validation runs after it,
@@ -116,5 +117,8 @@ func (d *Docker) applyDefaults() {
 	}
 	if d.DBImage == "" {
 		d.DBImage = DefaultDockerDBImage
+	}
+	if d.ImagesDir == "" {
+		d.ImagesDir = DefaultDockerImagesDir
 	}
 }

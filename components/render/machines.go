@@ -61,6 +61,24 @@ type machineData struct {
 	// Boot is the machine's etcd and fleet settings as environment variables, which a
 	// docker node reads at boot; a CoreOS machine gets the same values in cloud-config.
 	Boot map[string]string `json:"boot,omitempty"`
+	// Provider is the Vagrant provider that boots the machine.
+	Provider string `json:"provider"`
+	// Docker is set for the docker provider.
+	Docker *dockerData `json:"docker,omitempty"`
+}
+
+// dockerData is how the docker provider runs a machine's container.
+type dockerData struct {
+	Image     string `json:"image"`
+	Network   string `json:"network"`
+	ImagesDir string `json:"imagesDir"`
+}
+
+func dockerSettings(cfg *model.Config, image string) *dockerData {
+	if cfg.Provider != model.ProviderDocker {
+		return nil
+	}
+	return &dockerData{Image: image, Network: cfg.Docker.NetworkName, ImagesDir: cfg.Docker.ImagesDir}
 }
 
 func vmName(stack, machine string) string {
@@ -93,6 +111,8 @@ func DBMachine(cfg *model.Config, stack string) (MachineFiles, error) {
 		},
 		AdminHostPort:   db.AdminHostPort,
 		ProvisionScript: DBProvisionPath,
+		Provider:        cfg.Provider,
+		Docker:          dockerSettings(cfg, cfg.Docker.DBImage),
 	})
 	if err != nil {
 		return MachineFiles{}, err
@@ -122,6 +142,8 @@ func CoreMachine(cfg *model.Config, stack string, m model.Machine) (MachineFiles
 		Devices:  m.Devices,
 		UserData: userDataPath,
 		Boot:     BootSettings(cfg, stack, m),
+		Provider: cfg.Provider,
+		Docker:   dockerSettings(cfg, cfg.Docker.NodeImage),
 	})
 	if err != nil {
 		return MachineFiles{}, err

@@ -119,6 +119,7 @@ type unitData struct {
 	Secret                                       string
 	ProviderPorts                                model.PortRange
 	AdminName, AdminEmail, RootGroupName         string
+	PullImages                                   bool
 	cfg                                          *model.Config
 }
 
@@ -222,6 +223,7 @@ func renderUnit(cfg *model.Config, spec unitSpec, values UnitValues) (Unit, erro
 		AdminName:       cfg.STF.AdminName,
 		AdminEmail:      cfg.STF.AdminEmail,
 		RootGroupName:   cfg.STF.RootGroupName,
+		PullImages:      cfg.STF.PullsImages(),
 		cfg:             cfg,
 	}
 	if spec.provider > 0 {

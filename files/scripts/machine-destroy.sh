@@ -3,8 +3,15 @@
 # finds the machine by the id it keeps in the folder's .vagrant/; without that id, the
 # machine is unknown to Vagrant and destroy does nothing.
 write_machine_files
+if [ "$FARM_PROVIDER" = docker ] && [ -z "${DOCKER_HOST:-}" ]; then
+  DOCKER_HOST="$(local/dockerd.sh start)"
+  export DOCKER_HOST
+fi
+project_dir=$(pwd)
 cd "$FARM_DIR"
 log "Destroying $FARM_MACHINE."
 # A machine that was already removed reports not_created, and destroy is then a no-op.
 vagrant destroy -f "$FARM_MACHINE" >&2
+cd "$project_dir"
 rm -f "$FARM_DIR/machines/$FARM_MACHINE.json" "$FARM_DIR/$FARM_MACHINE_EXTRA_PATH"
+remove_docker_network

@@ -10,6 +10,34 @@ write_machine_files() {
   write_file "$FARM_DIR/$FARM_MACHINE_EXTRA_PATH" "$FARM_MACHINE_EXTRA"
 }
 
+# prepare_docker readies the docker provider: the engine (the project's own, which
+# local/dockerd.sh starts, unless DOCKER_HOST names another), the farm's network with the
+# stack's subnet, and the SSH key the nodes accept. Machines boot side by side, so the
+# key is created under a lock.
+prepare_docker() {
+  [ "$FARM_PROVIDER" = docker ] || return 0
+  if [ -z "${DOCKER_HOST:-}" ]; then
+    DOCKER_HOST="$(local/dockerd.sh start)"
+    export DOCKER_HOST
+  fi
+  local/network.sh ensure "$FARM_DOCKER_NETWORK" "$FARM_NETWORK" >&2
+  mkdir -p "$FARM_DIR/ssh" "$FARM_DOCKER_IMAGES"
+  until mkdir "$FARM_DIR/ssh/lock" 2>/dev/null; do sleep 0.2; done
+  if [ ! -f "$FARM_DIR/ssh/id_ed25519" ]; then
+    ssh-keygen -q -t ed25519 -N "" -C "stf-farm" -f "$FARM_DIR/ssh/id_ed25519" >&2
+  fi
+  rmdir "$FARM_DIR/ssh/lock"
+}
+
+# remove_docker_network removes the farm's network once no machine uses it.
+remove_docker_network() {
+  [ "$FARM_PROVIDER" = docker ] || return 0
+  if [ -n "$(ls "$FARM_DIR/machines/"*.json 2>/dev/null)" ]; then
+    return 0
+  fi
+  local/network.sh remove "$FARM_DOCKER_NETWORK" >&2 || log "The network $FARM_DOCKER_NETWORK is still in use; it stays."
+}
+
 machine_state() {
   vagrant status --machine-readable "$FARM_MACHINE" | awk -F, '$3 == "state" { print $4 }'
 }

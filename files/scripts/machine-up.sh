@@ -1,4 +1,5 @@
 write_machine_files
+prepare_docker
 cd "$FARM_DIR"
 log "Booting $FARM_MACHINE with the $FARM_PROVIDER provider."
 # A failed create is not recorded in the stack, so nothing would ever destroy a machine

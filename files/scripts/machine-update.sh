@@ -1,4 +1,5 @@
 write_machine_files
+prepare_docker
 cd "$FARM_DIR"
 if [ "$(machine_state)" = "not_created" ]; then
   log "$FARM_MACHINE does not exist any more; booting it again."

@@ -20,11 +20,11 @@ const (
 
 // Bounds of every wait of the cluster test.
 const (
-	bootLimit   = 60 * time.Second
-	etcdLimit   = 90 * time.Second
-	fleetLimit  = 60 * time.Second
-	unitLimit   = 60 * time.Second
-	answerLimit = 120 * time.Second
+	bootLimit     = 60 * time.Second
+	etcdLimit     = 90 * time.Second
+	fleetLimit    = 60 * time.Second
+	unitLimit     = 60 * time.Second
+	responseLimit = 120 * time.Second
 )
 
 type testNode struct {
@@ -105,9 +105,9 @@ func removeTestResources(p *platformState) error {
 	return nil
 }
 
-// checkNothingLeft fails the test when a container, volume or the network survived
-// the cleanup.
-func checkNothingLeft(t *testing.T, p *platformState) {
+// checkNothingLeft fails the test when a container, one of the nodes' volumes or the
+// network survived the cleanup.
+func checkNothingLeft(t *testing.T, p *platformState, volumes []string) {
 	containers, err := p.docker(30*time.Second, "ps", "--all", "--quiet", "--filter", "label="+testLabel)
 	if err != nil || strings.TrimSpace(containers) != "" {
 		t.Errorf("containers left after cleanup: %q (%v)", containers, err)
@@ -116,9 +116,10 @@ func checkNothingLeft(t *testing.T, p *platformState) {
 	if err != nil || strings.TrimSpace(networks) != "" {
 		t.Errorf("network %s left after cleanup: %q (%v)", testNetwork, networks, err)
 	}
-	volumes, err := p.docker(30*time.Second, "volume", "ls", "--quiet", "--filter", "dangling=true")
-	if err != nil || strings.TrimSpace(volumes) != "" {
-		t.Errorf("volumes left after cleanup: %q (%v)", volumes, err)
+	for _, volume := range volumes {
+		if _, err := p.docker(30*time.Second, "volume", "inspect", volume); err == nil {
+			t.Errorf("volume %s left after cleanup", volume)
+		}
 	}
 }
 
@@ -155,7 +156,7 @@ func httpGet(url string) (string, error) {
 		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s answered %s: %s", url, resp.Status, body)
+		return "", fmt.Errorf("%s returned %s: %s", url, resp.Status, body)
 	}
 	return strings.TrimSpace(string(body)), nil
 }
@@ -249,7 +250,8 @@ func TestNodeCluster(t *testing.T) {
 		t.Fatalf("removing an earlier run's containers failed: %v", err)
 	}
 	// Cleanups run last-in first-out: the check for leftovers runs after the removal.
-	t.Cleanup(func() { checkNothingLeft(t, p) })
+	var volumes []string
+	t.Cleanup(func() { checkNothingLeft(t, p, volumes) })
 	t.Cleanup(func() {
 		if t.Failed() {
 			logJournals(t, p)
@@ -269,6 +271,12 @@ func TestNodeCluster(t *testing.T) {
 		if out, err := p.docker(time.Minute, nodeRunArgs(n, p.imagesDir, publicKey)...); err != nil {
 			t.Fatalf("docker run of %s failed: %v\n%s", n.name, err, out)
 		}
+		out, err := p.docker(30*time.Second, "inspect", "--format",
+			`{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`, n.container())
+		if err != nil {
+			t.Fatalf("docker inspect of %s failed: %v\n%s", n.name, err, out)
+		}
+		volumes = append(volumes, strings.Fields(out)...)
 	}
 	for _, n := range testNodes {
 		state := ""
@@ -381,7 +389,7 @@ func TestNodeCluster(t *testing.T) {
 				t.Fatalf("%s did not load %s at boot: %v\n%s", n.name, helloImage, err, out)
 			}
 		}
-		// The answer travels host -> -p 3100 on core-02 -> front -> --link -> back
+		// The response travels host -> -p 3100 on core-02 -> front -> --link -> back
 		// (core-02's docker0) -> core-03's address, leaving core-02 through the node's
 		// NAT -> edge (--net host on core-03): the three ways the farm's units run
 		// containers.
@@ -400,7 +408,7 @@ func TestNodeCluster(t *testing.T) {
 
 		url := "http://" + front.address + ":3100/"
 		body := ""
-		_, err := waitFor(answerLimit, func() error {
+		_, err := waitFor(responseLimit, func() error {
 			var err error
 			body, err = httpGet(url)
 			return err
@@ -411,7 +419,7 @@ func TestNodeCluster(t *testing.T) {
 		if want := "front < back < edge"; body != want {
 			t.Errorf("GET %s = %q, want %q", url, body, want)
 		}
-		t.Logf("GET %s answered %q %s after the units were submitted", url, body, time.Since(start).Round(time.Millisecond))
+		t.Logf("GET %s returned %q %s after the units were submitted", url, body, time.Since(start).Round(time.Millisecond))
 	})
 
 	for _, n := range testNodes {

@@ -4,8 +4,8 @@
 //
 // The cluster test needs root, the docker.io and debootstrap packages (`make
 // local-deps`) and openssh-client. It builds what is missing with `make -f
-// local/local.mk image-node` (a cold build runs debootstrap and takes a few minutes),
-// starts the engine when it is not running and stops it again at the end, and boots
+// local/local.mk image-node`, where a cold build runs debootstrap for about a minute.
+// It starts the engine when it is not running and stops it again at the end. It boots
 // three node containers on the network 10.231.99.0/24 of that engine.
 package local
 

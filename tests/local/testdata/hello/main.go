@@ -1,10 +1,10 @@
 // Command hello is the HTTP server that the local platform tests run inside the node
-// containers' Docker engines. It answers every request with its name and, when it has
-// an upstream, with the upstream's answer after " < ":
+// containers' Docker engines. It responds to every request with its name and, when it
+// has an upstream, with the upstream's response body after " < ":
 //
 //	hello -listen :3000 -name front -upstream http://back:3000/
 //
-// answers "front < back". Built static, it runs in a FROM scratch image.
+// responds "front < back". Built static, it runs in a FROM scratch image.
 package main
 
 import (
@@ -19,8 +19,8 @@ import (
 
 func main() {
 	listen := flag.String("listen", ":3000", "address to listen on")
-	name := flag.String("name", "hello", "name to answer with")
-	upstream := flag.String("upstream", "", "URL whose answer is appended (optional)")
+	name := flag.String("name", "hello", "name to respond with")
+	upstream := flag.String("upstream", "", "URL whose response body is appended (optional)")
 	flag.Parse()
 
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -37,7 +37,7 @@ func main() {
 		defer resp.Body.Close()
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		if err != nil || resp.StatusCode != http.StatusOK {
-			http.Error(w, fmt.Sprintf("%s: upstream %s answered %d: %s %v", *name, *upstream, resp.StatusCode, body, err), http.StatusBadGateway)
+			http.Error(w, fmt.Sprintf("%s: upstream %s returned %d: %s %v", *name, *upstream, resp.StatusCode, body, err), http.StatusBadGateway)
 			return
 		}
 		fmt.Fprintf(w, "%s < %s", *name, strings.TrimSpace(string(body)))
