@@ -10,6 +10,14 @@ import (
 	"stf-farm/components/model"
 )
 
+func TestLocalStackIsValid(t *testing.T) {
+	cfg, err := model.Load(stackConfig(t, "local"))
+	require.NoError(t, err)
+	assert.Equal(t, model.ProviderDocker, cfg.Provider)
+	assert.False(t, cfg.STF.PullsImages(), "the local farm loads its images onto the nodes")
+	assert.Equal(t, []int{1, 2}, cfg.ProviderIndexes())
+}
+
 func TestDevStackIsValid(t *testing.T) {
 	cfg := devConfig(t)
 	assert.Equal(t, model.ProviderVirtualBox, cfg.Provider)

@@ -12,21 +12,23 @@ write_machine_files() {
 
 # prepare_docker readies the docker provider: the engine (the project's own, which
 # local/dockerd.sh starts, unless DOCKER_HOST names another), the farm's network with the
-# stack's subnet, and the SSH key the nodes accept. Machines boot side by side, so the
-# key is created under a lock.
+# stack's subnet, and the SSH key the nodes accept. Machines boot side by side, so this
+# runs under a lock.
 prepare_docker() {
   [ "$FARM_PROVIDER" = docker ] || return 0
+  mkdir -p "$FARM_DIR/ssh" "$FARM_DOCKER_IMAGES"
+  until mkdir "$FARM_DIR/ssh/lock" 2>/dev/null; do sleep 0.2; done
+  trap 'rmdir "$FARM_DIR/ssh/lock" 2>/dev/null || true' EXIT
   if [ -z "${DOCKER_HOST:-}" ]; then
     DOCKER_HOST="$(local/dockerd.sh start)"
     export DOCKER_HOST
   fi
   local/network.sh ensure "$FARM_DOCKER_NETWORK" "$FARM_NETWORK" >&2
-  mkdir -p "$FARM_DIR/ssh" "$FARM_DOCKER_IMAGES"
-  until mkdir "$FARM_DIR/ssh/lock" 2>/dev/null; do sleep 0.2; done
   if [ ! -f "$FARM_DIR/ssh/id_ed25519" ]; then
     ssh-keygen -q -t ed25519 -N "" -C "stf-farm" -f "$FARM_DIR/ssh/id_ed25519" >&2
   fi
   rmdir "$FARM_DIR/ssh/lock"
+  trap - EXIT
 }
 
 # remove_docker_network removes the farm's network once no machine uses it.
