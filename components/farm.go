@@ -193,6 +193,7 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 		ReplaceOn:   replaceOn(cfg.Provider, cfg.DB.Address, cfg.DB.Box),
 		BootTimeout: machineBootTimeout,
 		Docker:      docker,
+		DockerImage: cfg.Docker.DBImage,
 	}, pulumi.Parent(f))
 	if err != nil {
 		return nil, nil, err
@@ -213,6 +214,7 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 			ReplaceOn:   replaceOn(cfg.Provider, m.Address, cfg.Box),
 			BootTimeout: machineBootTimeout,
 			Docker:      docker,
+			DockerImage: cfg.Docker.NodeImage,
 		}, pulumi.Parent(f), after())
 		if err != nil {
 			return nil, nil, err

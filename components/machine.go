@@ -32,6 +32,8 @@ type MachineArgs struct {
 	BootTimeout time.Duration
 	// Docker holds the docker provider's settings; it is nil for VirtualBox.
 	Docker *model.Docker
+	// DockerImage is the image of the machine's container with the docker provider.
+	DockerImage string
 }
 
 // Machine is a Vagrant machine: the db machine or a cluster machine. Its outputs are what
@@ -101,6 +103,7 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 		env["FARM_NETWORK"] = pulumi.String(args.Network.String())
 		env["FARM_DOCKER_NETWORK"] = pulumi.String(d.NetworkName)
 		env["FARM_DOCKER_IMAGES"] = pulumi.String(d.ImagesDir)
+		env["FARM_DOCKER_IMAGE"] = pulumi.String(args.DockerImage)
 		if d.Host != "" {
 			env["DOCKER_HOST"] = pulumi.String(d.Host)
 			reportEnv["DOCKER_HOST"] = pulumi.String(d.Host)

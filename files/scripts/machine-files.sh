@@ -23,6 +23,11 @@ prepare_docker() {
     DOCKER_HOST="$(local/dockerd.sh start)"
     export DOCKER_HOST
   fi
+  # The images are built on this host; a missing one must not send docker to a registry.
+  if ! docker image inspect "$FARM_DOCKER_IMAGE" >/dev/null 2>&1; then
+    log "The image $FARM_DOCKER_IMAGE is missing from the Docker engine at $DOCKER_HOST. Build it with 'make images'."
+    exit 1
+  fi
   local/network.sh ensure "$FARM_DOCKER_NETWORK" "$FARM_NETWORK" >&2
   if [ ! -f "$FARM_DIR/ssh/id_ed25519" ]; then
     ssh-keygen -q -t ed25519 -N "" -C "stf-farm" -f "$FARM_DIR/ssh/id_ed25519" >&2
