@@ -3,15 +3,16 @@
 #   make test               vet, format check and every test (needs nginx, vagrant,
 #                           etcd-server and openssh-server from apt, and `make tools`)
 #   make tools              build the Pulumi CLI, the provider plugins and fleetctl into bin/
+#   make up                 create or update the local farm (STACK=local: Docker nodes)
 #   make preview STACK=dev  show what `make up` would change, with the full plan
-#   make up STACK=dev       create or update the farm of a stack
-#   make down STACK=dev     destroy the farm of a stack
-#   make refresh STACK=dev  read the state of every resource of a stack again
+#   make up STACK=dev       create or update the farm of another stack
+#   make down               destroy the farm of a stack (default local)
+#   make refresh            refresh the state of a stack
 #
 # The stack commands run the program through the Pulumi engine with the Automation API
 # (see components/engine), with state in .pulumi-state/ unless PULUMI_BACKEND_URL is set.
 
-STACK ?= dev
+STACK ?= local
 BIN   := $(CURDIR)/bin
 
 # fleet v1.0.0 and the dependency versions that build with it are pinned in
@@ -22,6 +23,7 @@ FLEET_VERSION := 1.0.0
 all: test
 
 include tools/tools.mk
+include local/local.mk
 
 fleetctl: $(BIN)/fleetctl
 
@@ -36,15 +38,25 @@ vet:
 	go vet ./...
 
 fmt-check:
-	@out=$$(gofmt -l main.go components files tests); \
+	@out=$$(gofmt -l main.go components files tests local tools/fleetctl/globalconf); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: tools vet fmt-check tools-check
+test: tools vet fmt-check tools-check local-check
 	go test -count=1 ./...
 
 # The engine command is rebuilt on every use; Go's build cache makes that quick.
 engine: tools
 	go build -o $(BIN)/stf-farm .
+
+# A stack whose machines are Docker nodes (provider docker) needs the node images and
+# the images of its units before `up`.
+DOCKER_STACK := $(shell grep -qs '^ *stf-farm:provider: *docker' Pulumi.$(STACK).yaml && echo yes)
+
+.PHONY: farm-images
+farm-images: local-bins images
+	local/images/services/build.sh
+
+up: $(if $(DOCKER_STACK),farm-images)
 
 preview up down refresh: engine
 	$(BIN)/stf-farm $@ --stack $(STACK)

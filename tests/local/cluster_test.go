@@ -123,11 +123,14 @@ func checkNothingLeft(t *testing.T, p *platformState, volumes []string) {
 	}
 }
 
-// logJournals prints the end of each node's journal, for a failed test.
+// logJournals prints each node's containers and the journal of the units under test,
+// for a failed test.
 func logJournals(t *testing.T, p *platformState) {
 	for _, n := range testNodes {
-		out, _ := p.docker(30*time.Second, "exec", n.container(), "journalctl", "--no-pager", "--lines=60")
-		t.Logf("journal of %s:\n%s", n.name, out)
+		containers, _ := p.docker(30*time.Second, "exec", n.container(), "docker", "ps", "--all")
+		journal, _ := p.docker(30*time.Second, "exec", n.container(), "journalctl", "--no-pager",
+			"--lines=150", "--unit=stf-farm-*", "--unit=fleet.service", "--unit=etcd.service", "--unit=docker.service")
+		t.Logf("containers of %s:\n%s\njournal of %s:\n%s", n.name, containers, n.name, journal)
 	}
 }
 
@@ -223,18 +226,27 @@ func (p *platformState) startUnit(t *testing.T, endpoint, name, text string) {
 }
 
 // containerUnit returns a unit file in the style of the farm's units: it runs a
-// container of the test server named after the unit, pinned by fleet metadata.
+// container of the test server named after the unit, pinned by fleet metadata. With a
+// dependency, the unit starts after that unit's container has an address on docker0.
+// NOTE: without that wait, the linking container sometimes started with no /etc/hosts
+// entry for the link (2 of 7 runs with Docker 20.10), most likely because the linked
+// container had no address yet: systemd reports a `docker run` unit started at once.
 func containerUnit(description, metadata, dependency, runArgs string) string {
 	dependencies := "After=docker.service\nRequires=docker.service\n"
+	wait := ""
 	if dependency != "" {
 		dependencies = "After=docker.service " + dependency + "\nRequires=docker.service " + dependency + "\n"
+		container := strings.TrimSuffix(dependency, ".service")
+		wait = "ExecStartPre=/bin/sh -c 'for i in $$(seq 120); do " +
+			"[ -n \"$$(/usr/bin/docker inspect -f {{.NetworkSettings.IPAddress}} " + container + " 2>/dev/null)\" ] && exit 0; " +
+			"sleep 0.5; done; echo " + container + " has no address; exit 1'\n"
 	}
 	return "[Unit]\nDescription=" + description + "\n" + dependencies + `
 [Service]
 Restart=always
 RestartSec=1
 ExecStartPre=-/usr/bin/docker rm -f %p
-ExecStart=/usr/bin/docker run --rm --name %p ` + runArgs + `
+` + wait + `ExecStart=/usr/bin/docker run --rm --name %p ` + runArgs + `
 ExecStop=-/usr/bin/docker stop -t 2 %p
 ExecStopPost=-/usr/bin/docker rm -f %p
 

@@ -54,9 +54,8 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.startedHere {
-		stop := exec.Command(filepath.Join(shared.root, "local", "dockerd.sh"), "stop")
-		if out, err := stop.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the Docker engine that the tests started failed: %v\n%s", err, out)
+		if err := stopEngine(&shared); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
 	}
@@ -64,6 +63,26 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(shared.imagesDir)
 	}
 	os.Exit(code)
+}
+
+// stopEngine stops the engine that the tests started, unless containers of someone
+// else run in it: every command of this checkout shares the engine, a farm included.
+func stopEngine(state *platformState) error {
+	if state.dockerHost != "" {
+		running, err := state.docker(30*time.Second, "ps", "--quiet")
+		if err != nil {
+			return fmt.Errorf("docker ps failed before stopping the engine: %v\n%s", err, running)
+		}
+		if ids := strings.Fields(running); len(ids) > 0 {
+			fmt.Fprintf(os.Stderr, "The tests started the Docker engine, but %d other container(s) run in it now, so it keeps running.\n", len(ids))
+			return nil
+		}
+	}
+	stop := exec.Command(filepath.Join(state.root, "local", "dockerd.sh"), "stop")
+	if out, err := stop.CombinedOutput(); err != nil {
+		return fmt.Errorf("stopping the Docker engine that the tests started failed: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // repoRoot returns the top folder of the repository.

@@ -13,6 +13,7 @@ require (
 	github.com/jonboulle/clockwork v0.1.0
 	github.com/pborman/uuid v1.2.0
 	github.com/prometheus/client_golang v0.9.1
+	github.com/rakyll/globalconf v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v0.0.3
 	github.com/spf13/pflag v1.0.3
 	github.com/ugorji/go v1.1.1
@@ -27,3 +28,8 @@ require (
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/vishvananda/netns v0.0.5 // indirect
 )
+
+// fleetd (package github.com/coreos/fleet) reads its settings through globalconf.
+// ./globalconf is a small module of this repository that implements the part of
+// globalconf's API that fleetd calls.
+replace github.com/rakyll/globalconf => ./globalconf

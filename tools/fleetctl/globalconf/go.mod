@@ -1,0 +1,3 @@
+module github.com/rakyll/globalconf
+
+go 1.26.6
