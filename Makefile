@@ -69,3 +69,13 @@ bench: tools
 	STF_FARM_BENCH_MACHINES=$(BENCH_MACHINES) go test -count=1 -run '^$$' \
 		-bench '^BenchmarkPreview$$' -benchtime=1x ./tests/engine/
 .PHONY: bench
+
+# Times an up of the local farm's machines and units from nothing through the real
+# engine, Vagrant and fleet, computes its critical path from the engine's events and
+# times a no-op up (see docs/benchmarks.md). It uses the stack e2e of tests/e2e, on its
+# own network, so a running local farm is left alone. `make bench` runs it first.
+.PHONY: bench-local
+bench-local: tools farm-images
+	go test -count=1 -run '^$$' -bench '^BenchmarkUp$$' -benchtime=1x -timeout 15m ./tests/e2e/
+
+bench: bench-local

@@ -1,7 +1,7 @@
 # fleet runs fleetctl against the cluster's etcd. fleetctl 1.0 needs --driver=etcd to
 # talk to etcd's port 2379; without it every call fails with 404.
 fleet() {
-  fleetctl --driver=etcd --endpoint="$FARM_FLEET_ENDPOINT" --request-timeout=10 "$@"
+  fleetctl --driver=etcd --endpoint="$FARM_FLEET_ENDPOINT" --request-timeout=3 "$@"
 }
 
 # unit_rows prints fleet's rows for the unit: one row, or one per machine for a global
