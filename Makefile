@@ -41,7 +41,9 @@ fmt-check:
 	@out=$$(gofmt -l main.go components files tests local tools/fleetctl/globalconf); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: tools vet fmt-check tools-check local-check
+# The tests boot Docker nodes from these images; building them first keeps test
+# packages that run side by side from building them at once.
+test: tools vet fmt-check tools-check local-check farm-images
 	go test -count=1 ./...
 
 # The engine command is rebuilt on every use; Go's build cache makes that quick.
