@@ -326,8 +326,8 @@ func machineNames(cfg *model.Config, addresses pulumi.StringMapOutput) pulumi.St
 }
 
 // clusterBoot joins the boot ids of the machines with a role. fleet keeps its units in
-// etcd, which survives the loss of a minority of machines; when the role machines are
-// created again, the cluster is new and the units must be submitted again.
+// etcd, which survives the loss of a minority of machines. When the role machines are
+// created again, the cluster is new, so the units must be submitted again.
 func clusterBoot(cfg *model.Config, cores map[string]*Machine) pulumi.StringOutput {
 	var ids []any
 	for _, name := range roleMachines(cfg) {

@@ -36,8 +36,8 @@ type MachineArgs struct {
 	DockerImage string
 }
 
-// Machine is a Vagrant machine: the db machine or a cluster machine. Its outputs are what
-// the machine reports once it runs, not what the configuration says.
+// Machine is a Vagrant machine: the db machine or a cluster machine. Its outputs are the
+// values the machine reports once it runs, not the configured ones.
 type Machine struct {
 	pulumi.ResourceState
 

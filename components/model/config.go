@@ -53,7 +53,7 @@ type Config struct {
 type Box struct {
 	Name    string `json:"name"`
 	Version string `json:"version,omitempty"`
-	// URL is where Vagrant adds the box from: http(s), file:// or a local path.
+	// URL is the source Vagrant adds the box from: http(s), file:// or a local path.
 	URL string `json:"url,omitempty"`
 }
 

@@ -19,19 +19,19 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
-// Machine is a fleet machine as the scheduler sees it.
+// Machine is a fleet machine: its name and its metadata.
 type Machine struct {
 	Name     string
 	Metadata map[string]string
 }
 
-// Unit is a rendered unit file and the name fleet knows it by.
+// Unit is a rendered unit file and its name in fleet.
 type Unit struct {
 	Name string
 	Text string
 }
 
-// Result is where a unit may run.
+// Result holds the machines a unit may run on.
 type Result struct {
 	Unit string
 	// Global reports whether fleet runs the unit on every candidate.

@@ -16,7 +16,7 @@ const (
 	KindCore = "core"
 )
 
-// DBProvisionPath is where the db machine's provisioning script lives in the Vagrant
+// DBProvisionPath is the path of the db machine's provisioning script in the Vagrant
 // project folder.
 const DBProvisionPath = "provision/rethinkdb.sh"
 
@@ -59,7 +59,7 @@ type machineData struct {
 	ProvisionScript string         `json:"provisionScript,omitempty"`
 	UserData        string         `json:"userData,omitempty"`
 	// Boot is the machine's etcd and fleet settings as environment variables, which a
-	// docker node reads at boot; a CoreOS machine gets the same values in cloud-config.
+	// docker node reads at boot. A CoreOS machine gets the same values in cloud-config.
 	Boot map[string]string `json:"boot,omitempty"`
 	// Provider is the Vagrant provider that boots the machine.
 	Provider string `json:"provider"`
@@ -67,7 +67,7 @@ type machineData struct {
 	Docker *dockerData `json:"docker,omitempty"`
 }
 
-// dockerData is how the docker provider runs a machine's container.
+// dockerData holds the settings the docker provider runs a machine's container with.
 type dockerData struct {
 	Image     string `json:"image"`
 	Network   string `json:"network"`

@@ -28,7 +28,7 @@ var Groups = []string{GroupBase, GroupMigrate, GroupServices, GroupProxy}
 
 // Unit is one rendered fleet unit.
 type Unit struct {
-	// Name is the unit name fleet knows, for example stf-app@3100.service.
+	// Name is the unit's name in fleet, for example stf-app@3100.service.
 	Name string
 	// Template is the file in files/units the unit comes from.
 	Template string
@@ -110,7 +110,7 @@ func instance(prefix string, n int) string {
 	return prefix + "@" + strconv.Itoa(n) + ".service"
 }
 
-// unitData is what the unit templates see.
+// unitData is the data the unit templates render.
 type unitData struct {
 	Image, ADBImage, AmbassadorImage, NginxImage string
 	DBAddress, AppsideAddress, DevsideAddress    string
