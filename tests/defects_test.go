@@ -119,16 +119,13 @@ func TestBootNeedsNoDiscoveryService(t *testing.T) {
 }
 
 func TestReferenceAddressesNeedNetworksConf(t *testing.T) {
-	raw := stackConfig(t, "dev")
-	ms := devMachines(t)
-	for i, m := range ms {
-		m["address"] = []string{"172.17.8.101", "172.17.8.102", "172.17.8.103"}[i]
-	}
-	raw = withConfig(t, raw, "machines", ms)
-	raw = withConfig(t, raw, "network", "172.17.8.0/24")
+	raw := readdressedDev(t, "172.17.8.0/24", "172.17.8.11", "172.17.8.101", "172.17.8.102", "172.17.8.103")
 
 	_, err := model.Load(raw)
-	require.Error(t, err)
+	var verr *model.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.Len(t, verr.Problems, 1, "only the network is outside VirtualBox's range")
+	assert.True(t, verr.HasKey("network"))
 	assert.Contains(t, err.Error(), "192.168.56.0/21")
 	assert.Contains(t, err.Error(), "/etc/vbox/networks.conf")
 	assert.Contains(t, err.Error(), "allowedHostOnlyRanges")

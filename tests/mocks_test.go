@@ -269,14 +269,7 @@ func TestVirtualBoxMachinesBootInTurn(t *testing.T) {
 }
 
 func TestDockerMachinesBootTogether(t *testing.T) {
-	raw := stackConfig(t, "dev")
-	ms := devMachines(t)
-	for i, m := range ms {
-		m["address"] = []string{"10.231.8.101", "10.231.8.102", "10.231.8.103"}[i]
-	}
-	raw = withConfig(t, raw, "machines", ms)
-	raw = withConfig(t, raw, "db", map[string]any{"address": "10.231.8.11"})
-	raw = withConfig(t, raw, "network", "10.231.8.0/24")
+	raw := readdressedDev(t, "10.231.8.0/24", "10.231.8.11", "10.231.8.101", "10.231.8.102", "10.231.8.103")
 	raw = withConfig(t, raw, "provider", "docker")
 	cfg, err := model.Load(raw)
 	require.NoError(t, err)

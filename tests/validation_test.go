@@ -34,6 +34,20 @@ func devMachines(t *testing.T) []map[string]any {
 	return machines
 }
 
+// readdressedDev returns the dev stack moved to another network: the db machine at db
+// and the cluster machines at cores, in order.
+func readdressedDev(t *testing.T, network, db string, cores ...string) map[string]string {
+	t.Helper()
+	ms := devMachines(t)
+	require.Len(t, cores, len(ms))
+	for i, m := range ms {
+		m["address"] = cores[i]
+	}
+	raw := withConfig(t, stackConfig(t, "dev"), "machines", ms)
+	raw = withConfig(t, raw, "db", map[string]any{"address": db})
+	return withConfig(t, raw, "network", network)
+}
+
 func devSTF(t *testing.T) map[string]any {
 	t.Helper()
 	var stf map[string]any
@@ -215,14 +229,7 @@ func TestValidationRejectsBadStacks(t *testing.T) {
 }
 
 func TestAllowedRangePermitsOtherNetwork(t *testing.T) {
-	raw := stackConfig(t, "dev")
-	ms := devMachines(t)
-	for i, m := range ms {
-		m["address"] = []string{"172.17.8.101", "172.17.8.102", "172.17.8.103"}[i]
-	}
-	raw = withConfig(t, raw, "machines", ms)
-	raw = withConfig(t, raw, "db", map[string]any{"address": "172.17.8.11"})
-	raw = withConfig(t, raw, "network", "172.17.8.0/24")
+	raw := readdressedDev(t, "172.17.8.0/24", "172.17.8.11", "172.17.8.101", "172.17.8.102", "172.17.8.103")
 
 	_, err := model.Load(raw)
 	require.Error(t, err, "172.17.8.0/24 is outside VirtualBox's default range")
@@ -233,14 +240,7 @@ func TestAllowedRangePermitsOtherNetwork(t *testing.T) {
 }
 
 func TestDockerProviderSkipsVirtualBoxRange(t *testing.T) {
-	raw := stackConfig(t, "dev")
-	ms := devMachines(t)
-	for i, m := range ms {
-		m["address"] = []string{"10.231.8.101", "10.231.8.102", "10.231.8.103"}[i]
-	}
-	raw = withConfig(t, raw, "machines", ms)
-	raw = withConfig(t, raw, "db", map[string]any{"address": "10.231.8.11"})
-	raw = withConfig(t, raw, "network", "10.231.8.0/24")
+	raw := readdressedDev(t, "10.231.8.0/24", "10.231.8.11", "10.231.8.101", "10.231.8.102", "10.231.8.103")
 	raw = withConfig(t, raw, "provider", "docker")
 
 	_, err := model.Load(raw)

@@ -105,13 +105,13 @@ func run(ctx context.Context, command string, opts Options, stdout io.Writer) er
 	return nil
 }
 
-func printSummary(w io.Writer, what string, summary map[apitype.OpType]int) {
+func printSummary(w io.Writer, operation string, summary map[apitype.OpType]int) {
 	ops := make([]string, 0, len(summary))
 	for op := range summary {
 		ops = append(ops, string(op))
 	}
 	sort.Strings(ops)
-	fmt.Fprintf(w, "\n%s summary:", what)
+	fmt.Fprintf(w, "\n%s summary:", operation)
 	for _, op := range ops {
 		fmt.Fprintf(w, " %s=%d", op, summary[apitype.OpType(op)])
 	}

@@ -4,8 +4,8 @@ cd "$FARM_DIR"
 log "Booting $FARM_MACHINE with the $FARM_PROVIDER provider."
 # A failed create is not recorded in the stack, so nothing would ever destroy a machine
 # left behind by it: destroy it here before failing.
-# The report check proves the machine answers over SSH; the report itself is read by
-# machine-report.sh.
+# The report check proves that the machine accepts SSH. machine-report.sh reads the
+# report itself.
 if ! vagrant up --provider="$FARM_PROVIDER" "$FARM_MACHINE" >&2 || ! report_machine >/dev/null; then
   log "Booting $FARM_MACHINE failed; destroying what was created so the next run starts clean."
   vagrant destroy -f "$FARM_MACHINE" >&2 || log "Destroying $FARM_MACHINE failed too; remove it with 'vagrant destroy -f $FARM_MACHINE' in $FARM_DIR."

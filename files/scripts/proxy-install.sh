@@ -1,6 +1,6 @@
 # Runs on the nginx machine. Reads the nginx image name on the first line of standard
-# input and the new nginx.conf after it; checks the file with nginx -t in that image,
-# then replaces the live file in one rename and asks nginx to reload.
+# input and the new nginx.conf after it. Checks the file with nginx -t in that image,
+# then replaces the live file in one rename and signals nginx to reload.
 set -eu
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi

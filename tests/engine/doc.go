@@ -17,6 +17,6 @@
 //
 //	make bench
 //
-// Nothing is skipped: a missing CLI or plugin fails the tests with a message that asks
-// for `make tools`.
+// Nothing is skipped: a missing CLI or plugin fails the tests with a message that says
+// to run `make tools`.
 package engine

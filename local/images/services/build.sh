@@ -80,7 +80,7 @@ build() {
 rm -rf "$work"
 mkdir -p "$work"
 
-# The STF stand-in answers to `stf SUBCOMMAND`, as STF's image does.
+# The STF stand-in runs as `stf SUBCOMMAND`, as STF's image does.
 mkdir -p "$work/stf"
 install -D -m 0755 "$standin" "$work/stf/stf"
 cat >"$work/stf/Dockerfile" <<'DOCKERFILE'
