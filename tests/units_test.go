@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -172,4 +173,47 @@ func TestUnitsSkipPullWhenImagesAreLoaded(t *testing.T) {
 	for _, u := range renderUnits(t, devConfig(t)) {
 		assert.Contains(t, u.Text, "ExecStartPre=/usr/bin/docker pull ", "%s must pull by default", u.Name)
 	}
+}
+
+// A container started with --link fails when the linked container does not run yet,
+// and systemd gives up on a unit that fails five times within ten seconds. Every linked
+// unit therefore waits for the container it links to.
+func TestLinkedUnitsWaitForTheLinkedContainer(t *testing.T) {
+	linked := 0
+	for _, u := range renderUnits(t, devConfig(t)) {
+		options, err := unit.DeserializeOptions(strings.NewReader(u.Text))
+		require.NoError(t, err, u.Name)
+		var pre []string
+		var start string
+		for _, o := range options {
+			switch {
+			case o.Section == "Service" && o.Name == "ExecStartPre":
+				pre = append(pre, o.Value)
+			case o.Section == "Service" && o.Name == "ExecStart":
+				start = o.Value
+			}
+		}
+		_, rest, ok := strings.Cut(start, "--link ")
+		if !ok {
+			continue
+		}
+		linked++
+		target, _, _ := strings.Cut(rest, ":")
+		var wait string
+		for _, p := range pre {
+			if strings.Contains(p, "name=^"+target+"$$") && strings.Contains(p, "status=running") {
+				wait = p
+			}
+		}
+		if !assert.NotEmpty(t, wait, "%s links to %s but does not wait for it to run", u.Name, target) {
+			continue
+		}
+		// systemd turns $$ into $; the rest must be a valid sh command.
+		script, ok := strings.CutPrefix(wait, "/bin/sh -c '")
+		require.True(t, ok, "%s: the wait is not a /bin/sh -c command: %s", u.Name, wait)
+		script = strings.ReplaceAll(strings.TrimSuffix(script, "'"), "$$", "$")
+		out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput()
+		assert.NoError(t, err, "%s: the wait is not valid sh: %s\n%s", u.Name, script, out)
+	}
+	assert.Equal(t, 9, linked, "the number of dev stack units that link to the db ambassador")
 }
