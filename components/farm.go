@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"stf-farm/components/model"
 	"stf-farm/components/placement"
 	"stf-farm/components/render"
+	"stf-farm/components/vagrant"
 )
 
 // FarmType is the type token of Farm.
@@ -33,6 +35,9 @@ type FarmArgs struct {
 	FarmDir string
 	// Secret signs STF's sessions. Nil means a generated random password.
 	Secret pulumi.StringInput
+	// Env holds environment variables of the engine that the program's reads of machine
+	// states use over the process's own (DOCKER_HOST).
+	Env map[string]string
 }
 
 // Farm is a whole STF farm: its machines, the fleet units and the nginx configuration.
@@ -173,6 +178,18 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 	if cfg.Provider == model.ProviderDocker {
 		docker = &cfg.Docker
 	}
+	prober := &vagrant.Prober{
+		ProjectDir: args.ProjectDir,
+		FarmDir:    args.FarmDir,
+		Provider:   cfg.Provider,
+		DockerHost: cfg.Docker.Host,
+		Getenv: func(name string) string {
+			if value, ok := args.Env[name]; ok {
+				return value
+			}
+			return os.Getenv(name)
+		},
+	}
 	var previous []pulumi.Resource
 	after := func() pulumi.ResourceOption {
 		if cfg.Provider == model.ProviderVirtualBox {
@@ -194,6 +211,7 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 		BootTimeout: machineBootTimeout,
 		Docker:      docker,
 		DockerImage: cfg.Docker.DBImage,
+		Finding:     prober.Machine(cfg.DB.Name),
 	}, pulumi.Parent(f))
 	if err != nil {
 		return nil, nil, err
@@ -215,6 +233,7 @@ func newMachines(ctx *pulumi.Context, f *Farm, args FarmArgs, network netip.Pref
 			BootTimeout: machineBootTimeout,
 			Docker:      docker,
 			DockerImage: cfg.Docker.NodeImage,
+			Finding:     prober.Machine(m.Name),
 		}, pulumi.Parent(f), after())
 		if err != nil {
 			return nil, nil, err

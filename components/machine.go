@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type MachineArgs struct {
 	Docker *model.Docker
 	// DockerImage is the image of the machine's container with the docker provider.
 	DockerImage string
+	// Finding is the machine's state as read before planning. A machine that is down
+	// gets a new FARM_STARTS value, so the plan updates it and the update starts it.
+	Finding vagrant.Finding
 }
 
 // Machine is a Vagrant machine: the db machine or a cluster machine. Its outputs are the
@@ -91,6 +95,18 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	env["FARM_MACHINE_DATA"] = pulumi.String(args.Files.Data)
 	env["FARM_MACHINE_EXTRA_PATH"] = pulumi.String(args.Files.ExtraPath)
 	env["FARM_MACHINE_EXTRA"] = pulumi.String(args.Files.Extra)
+	env["FARM_STARTS"] = pulumi.String(strconv.Itoa(args.Finding.Starts))
+	if f := args.Finding; f.Down != "" {
+		msg := fmt.Sprintf("%s is down: %s. up starts it again.", name, f.Down)
+		if err := ctx.Log.Warn(msg, &pulumi.LogArgs{Resource: m}); err != nil {
+			return nil, err
+		}
+	} else if f.Warning != "" {
+		msg := fmt.Sprintf("whether %s runs is unknown (%s); up starts it only if a setting changed.", name, f.Warning)
+		if err := ctx.Log.Warn(msg, &pulumi.LogArgs{Resource: m}); err != nil {
+			return nil, err
+		}
+	}
 
 	reportEnv := pulumi.StringMap{
 		"FARM_DIR":                         pulumi.String(args.FarmDir),

@@ -38,6 +38,14 @@ func Program(ctx *pulumi.Context) error {
 // as an inline program, where Pulumi reports no project folder. An empty projectDir
 // means the one Pulumi reports, else the working directory.
 func ProgramIn(projectDir string) pulumi.RunFunc {
+	return ProgramWithEnv(projectDir, nil)
+}
+
+// ProgramWithEnv is ProgramIn for a driver that gives the engine environment variables
+// of its own. A program that the CLI starts inherits the engine's variables, but an
+// inline program runs in the driver's process, so env passes them on: the program's
+// reads of machine states then use the same DOCKER_HOST as the machine commands.
+func ProgramWithEnv(projectDir string, env map[string]string) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		dir := projectDir
 		if dir == "" {
@@ -50,11 +58,11 @@ func ProgramIn(projectDir string) pulumi.RunFunc {
 			}
 			dir = wd
 		}
-		return run(ctx, dir)
+		return run(ctx, dir, env)
 	}
 }
 
-func run(ctx *pulumi.Context, projectDir string) error {
+func run(ctx *pulumi.Context, projectDir string, env map[string]string) error {
 	cfg, err := LoadConfig(ctx)
 	if err != nil {
 		return err
@@ -84,6 +92,7 @@ func run(ctx *pulumi.Context, projectDir string) error {
 		// project then changes no command.
 		FarmDir: filepath.Join(".farm", ctx.Stack()),
 		Secret:  secret,
+		Env:     env,
 	})
 	if err != nil {
 		return err

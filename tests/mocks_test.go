@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -286,4 +288,27 @@ func TestUnitsFollowClusterBoot(t *testing.T) {
 	boot := mocks.byName(t, "stf-app@3100.service").Env["FARM_CLUSTER_BOOT"]
 	assert.Equal(t, "core-01-vagrant-id,core-02-vagrant-id,core-03-vagrant-id", boot,
 		"a unit must run again when any cluster machine is created again")
+}
+
+// A machine found down gets a FARM_STARTS value one above its boot record's, which
+// updates its boot command; the others keep theirs.
+func TestDownMachineGetsNewStartsValue(t *testing.T) {
+	cfg := devConfig(t)
+	farmDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(farmDir, "machines"), 0o755))
+	// core-02 was booted three times, and Vagrant has no record of it now.
+	require.NoError(t, os.WriteFile(filepath.Join(farmDir, "machines", "core-02.applied"), []byte("starts 3\nfiles abc\n"), 0o644))
+	mocks := &farmMocks{Reported: reportedShift(t, cfg)}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := components.NewFarm(ctx, "stf-farm", components.FarmArgs{
+			Config: cfg, Stack: "dev", ProjectDir: t.TempDir(), FarmDir: farmDir,
+		})
+		return err
+	}, pulumi.WithMocks(model.Namespace, "dev", mocks))
+	require.NoError(t, err)
+
+	assert.Equal(t, "4", mocks.byName(t, "core-02-vagrant").Env["FARM_STARTS"])
+	for _, name := range []string{"db-vagrant", "core-01-vagrant", "core-03-vagrant"} {
+		assert.Equal(t, "0", mocks.byName(t, name).Env["FARM_STARTS"], "%s was never booted", name)
+	}
 }

@@ -141,7 +141,7 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 	if home, ok := env["PULUMI_HOME"]; ok {
 		workspaceOpts = append(workspaceOpts, auto.PulumiHome(home))
 	}
-	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.ProgramIn(opts.ProjectDir),
+	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.ProgramWithEnv(opts.ProjectDir, opts.Env),
 		workspaceOpts...)
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)

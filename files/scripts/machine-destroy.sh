@@ -13,5 +13,5 @@ log "Destroying $FARM_MACHINE."
 # A machine that was already removed reports not_created, and destroy is then a no-op.
 vagrant destroy -f "$FARM_MACHINE" >&2
 cd "$project_dir"
-rm -f "$FARM_DIR/machines/$FARM_MACHINE.json" "$FARM_DIR/$FARM_MACHINE_EXTRA_PATH"
+rm -f "$FARM_DIR/machines/$FARM_MACHINE.json" "$FARM_DIR/$FARM_MACHINE_EXTRA_PATH" "$(boot_record)"
 remove_docker_network

@@ -10,6 +10,30 @@ write_machine_files() {
   write_file "$FARM_DIR/$FARM_MACHINE_EXTRA_PATH" "$FARM_MACHINE_EXTRA"
 }
 
+# files_digest prints the digest of the Vagrantfile and machine files this command
+# applies.
+files_digest() {
+  # No pipe into cut: a failing sha256sum must stop the script, not print nothing.
+  digest="$(printf '%s\n%s\n%s' "$FARM_VAGRANTFILE" "$FARM_MACHINE_DATA" "$FARM_MACHINE_EXTRA" | sha256sum)"
+  printf '%s' "${digest%% *}"
+}
+
+# boot_record is the file in which a successful boot records the FARM_STARTS value it
+# ran with and the digest of the files it applied. The program reads the first to detect
+# a machine that is down (see the vagrant package). machine-update.sh reads the second
+# to decide whether the machine needs a reload.
+boot_record() {
+  printf '%s' "$FARM_DIR/machines/$FARM_MACHINE.applied"
+}
+
+applied_digest() {
+  sed -n 's/^files //p' "$(boot_record)" 2>/dev/null || true
+}
+
+record_boot() {
+  write_file "$(boot_record)" "$(printf 'starts %s\nfiles %s\n' "$FARM_STARTS" "$(files_digest)")"
+}
+
 # prepare_docker readies the docker provider: the engine (the project's own, which
 # local/dockerd.sh starts, unless DOCKER_HOST names another), the farm's network with the
 # stack's subnet, and the SSH key the nodes accept. Machines boot side by side, so this

@@ -1,5 +1,6 @@
 write_machine_files
 prepare_docker
+project_dir=$(pwd)
 cd "$FARM_DIR"
 log "Booting $FARM_MACHINE with the $FARM_PROVIDER provider."
 # A failed create is not recorded in the stack, so nothing would ever destroy a machine
@@ -11,3 +12,5 @@ if ! vagrant up --provider="$FARM_PROVIDER" "$FARM_MACHINE" >&2 || ! report_mach
   vagrant destroy -f "$FARM_MACHINE" >&2 || log "Destroying $FARM_MACHINE failed too; remove it with 'vagrant destroy -f $FARM_MACHINE' in $FARM_DIR."
   exit 1
 fi
+cd "$project_dir"
+record_boot

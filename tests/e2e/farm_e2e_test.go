@@ -383,45 +383,63 @@ func (s *session) waitHeader(t *testing.T, nginx, want string) {
 }
 
 // testLoss stops the container of a machine that runs a web unit, measures how long
-// the unit's route takes to respond again, and then runs refresh and up.
-//
-// NOTE: `up` does not start the stopped machine. The machine's command resources keep
-// the outputs they recorded, refresh does not run them, and nothing the program reads
-// changes when a machine stops, so every step is "same". The case asserts that up runs
-// no command and leaves the machine stopped, and then starts the machine with
-// `vagrant up`, which is what a fix in the program would run.
+// the unit's route takes to respond again, and then runs refresh and up: up must start
+// the stopped machine, by updating its boot command only.
 func (s *session) testLoss(t *testing.T) {
 	lost, id := s.loseMachine(t, stopMachine)
-	name := container(lost)
 
+	// Command resources keep the outputs they recorded, so refresh finds no change; the
+	// program itself finds the machine down when it runs.
 	refreshed := s.run(t, opRefresh, changeLimit)
 	if changes := refreshed.changes(); len(changes) > 0 {
 		t.Errorf("refresh must change nothing, since the command provider keeps the outputs it recorded; got:\n%s",
 			stepsText(changes))
 	}
-	after := s.run(t, opUp, changeLimit)
-	for _, st := range after.steps {
-		if strings.HasSuffix(st.name(), "-vagrant") && st.op != string(apitype.OpSame) && st.op != string(apitype.OpUpdate) {
-			t.Errorf("up after the loss of %s must not replace or delete a machine, got %s", lost, st)
-		}
-	}
-	if commands := after.commands(); len(commands) > 0 {
-		t.Errorf("up after the loss of %s ran commands, but nothing the program reads changed:\n%s. "+
-			"If the program now starts stopped machines, update this case.", lost, stepsText(commands))
-	}
-	if _, status := s.containerState(t, name); status == "running" {
-		t.Errorf("%s runs again after up, which the program did not do before; update this case to expect it", name)
-	}
-
-	s.restart(t, lost, id)
+	s.upStarts(t, lost, id)
 }
 
 // testCrash kills the container of a machine that runs a web unit, so that its fleetd
-// cannot leave the cluster, and measures how long the unit's route takes to respond
-// again. The machine is started again afterwards.
+// cannot leave the cluster, measures how long the unit's route takes to respond again,
+// and checks that up starts the machine again.
 func (s *session) testCrash(t *testing.T) {
 	lost, id := s.loseMachine(t, killMachine)
-	s.restart(t, lost, id)
+	s.upStarts(t, lost, id)
+}
+
+// upStarts runs up after machine was taken away and checks that up started the same
+// container again by updating the machine's boot command and nothing else, and that
+// fleet then runs every unit again.
+func (s *session) upStarts(t *testing.T, machine, id string) {
+	t.Helper()
+	start := time.Now()
+	after := s.run(t, opUp, changeLimit)
+	booted := time.Since(start)
+	boot := machine + "-vagrant"
+	changes := after.changes()
+	if len(changes) != 1 || changes[0].name() != boot || changes[0].op != string(apitype.OpUpdate) {
+		t.Errorf("up after the loss of %s must update %s in place and change nothing else, got:\n%s",
+			machine, boot, stepsText(changes))
+	}
+	if commands := after.commands(); len(commands) != 1 {
+		t.Errorf("up after the loss of %s must run one command, the boot of %s, but it ran:\n%s",
+			machine, boot, stepsText(commands))
+	}
+	name := container(machine)
+	newID, status := s.containerState(t, name)
+	if newID != id {
+		t.Errorf("up created %s again (container %.12s, was %.12s); it must start the stopped one", machine, newID, id)
+	}
+	if status != "running" {
+		t.Fatalf("%s is %s after up, want running", name, status)
+	}
+	converged := s.waitConverged(t, convergeLimit)
+	t.Logf("up started %s again in %s, and fleet ran every unit again %s later.",
+		machine, booted.Round(time.Millisecond), converged.Round(time.Millisecond))
+
+	again := s.run(t, opUp, changeLimit)
+	if changes := again.changes(); len(changes) > 0 {
+		t.Errorf("a second up after %s started again must change nothing, got:\n%s", machine, stepsText(changes))
+	}
 }
 
 // A machineLoss is a way to take a machine's container away.
@@ -573,36 +591,6 @@ func (s *session) waitMoved(t *testing.T, unit, lost string) string {
 	t.Fatalf("fleet did not report %s active on a machine other than %s within %s (error: %v); it reports:\n%v",
 		unit, lost, moveLimit, err, rows)
 	return ""
-}
-
-// restart starts a machine that was stopped or killed with `vagrant up`, as a fix of
-// the program would, checks that Vagrant started the same container, and waits until
-// fleet runs every unit again.
-func (s *session) restart(t *testing.T, machine, id string) {
-	t.Helper()
-	env := []string{
-		"DOCKER_HOST=" + s.dockerHost,
-		"VAGRANT_CHECKPOINT_DISABLE=1",
-		"VAGRANT_BOX_UPDATE_CHECK_DISABLE=1",
-	}
-	dir := filepath.Join(s.dir, ".farm", stackName)
-	start := time.Now()
-	out, err := runCommand(2*time.Minute, dir, env, "vagrant", "up", "--provider=docker", machine)
-	if err != nil {
-		t.Fatalf("vagrant up %s failed: %v\n%s", machine, err, out)
-	}
-	booted := time.Since(start)
-	name := container(machine)
-	newID, status := s.containerState(t, name)
-	if newID != id {
-		t.Errorf("vagrant up created %s again (container %.12s, was %.12s); it must start the stopped one", machine, newID, id)
-	}
-	if status != "running" {
-		t.Fatalf("%s is %s after vagrant up, want running", name, status)
-	}
-	converged := s.waitConverged(t, convergeLimit)
-	t.Logf("vagrant up started %s again in %s, and fleet ran every unit again %s later.",
-		machine, booted.Round(time.Millisecond), converged.Round(time.Millisecond))
 }
 
 // testDestroy removes a machine's container by hand and checks that destroy still

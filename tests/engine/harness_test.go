@@ -44,7 +44,7 @@ const testPassphrase = "stf-farm engine tests"
 // ssh or fleetctl.
 var shellTools = []string{
 	"awk", "basename", "cat", "cut", "date", "dirname", "grep", "head", "id", "mkdir",
-	"mktemp", "mv", "rm", "sed", "sleep", "sort", "tr",
+	"mktemp", "mv", "rm", "sed", "sha256sum", "sleep", "sort", "tr",
 }
 
 // repoRoot returns the top of the repository: the nearest folder above the test whose
@@ -136,6 +136,8 @@ type farmStack struct {
 	stack auto.Stack
 	// dir is the project folder: Pulumi.yaml and the stack file.
 	dir string
+	// env holds the environment variables of the engine, the providers and the commands.
+	env map[string]string
 	// path is the PATH the engine, the providers and the commands see.
 	path string
 	// standIns holds the stand-ins' data and call log; nil when they are off.
@@ -202,6 +204,7 @@ func newStack(tb testing.TB, opts options) *farmStack {
 	// this list.
 	s.path = strings.Join(pathDirs, string(os.PathListSeparator))
 	env["PATH"] = s.path
+	s.env = env
 
 	program := opts.program
 	if program == nil {
@@ -411,10 +414,12 @@ func collectSteps(ch <-chan events.EngineEvent, done chan<- []step) {
 	done <- steps
 }
 
-// inProjectDir runs fn with the process's working directory set to the project folder.
-// The farm's program takes its project folder (where relative box paths start) from the
-// working directory, because the engine gives an inline program no root directory. No
-// test of this package runs in parallel, so changing the process-wide directory is safe.
+// inProjectDir runs fn with the process's working directory set to the project folder
+// and the stack's environment variables set. The inline program runs in this process.
+// It takes its project folder (where relative box paths start) from the working
+// directory, because the engine gives an inline program no root directory. It runs the
+// programs that read machine states (VBoxManage) with the stack's PATH and stand-ins. No test of this package runs in parallel, so
+// changing the process-wide directory and environment is safe.
 func (s *farmStack) inProjectDir(tb testing.TB, fn func()) {
 	tb.Helper()
 	previous, err := os.Getwd()
@@ -424,7 +429,25 @@ func (s *farmStack) inProjectDir(tb testing.TB, fn func()) {
 	if err := os.Chdir(s.dir); err != nil {
 		tb.Fatal(err)
 	}
+	restore := map[string]*string{}
+	for name, value := range s.env {
+		if old, ok := os.LookupEnv(name); ok {
+			restore[name] = &old
+		} else {
+			restore[name] = nil
+		}
+		if err := os.Setenv(name, value); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	defer func() {
+		for name, old := range restore {
+			if old == nil {
+				os.Unsetenv(name)
+			} else {
+				os.Setenv(name, *old)
+			}
+		}
 		if err := os.Chdir(previous); err != nil {
 			tb.Errorf("cannot return to the folder %s: %v", previous, err)
 		}

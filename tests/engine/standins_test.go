@@ -21,7 +21,9 @@ const standInDirVariable = "STANDIN_DIR"
 // vagrantStandIn is a stand-in for Vagrant 2.x. It boots nothing: it keeps each
 // machine's state in $STANDIN_DIR/vagrant/NAME and prints what Vagrant prints for the
 // calls that files/scripts/machine-*.sh make, with the address, SSH port and user that
-// the test wrote in $STANDIN_DIR/machines/NAME.
+// the test wrote in $STANDIN_DIR/machines/NAME. As Vagrant does, it keeps the machine's
+// id in .vagrant/machines/NAME/PROVIDER/id of the folder it runs in, from the first up
+// until destroy.
 const vagrantStandIn = `#!/bin/sh
 # Stand-in for vagrant in the engine tests: it boots no machine.
 set -eu
@@ -61,14 +63,23 @@ fi
 case "$command" in
 up)
   echo "Bringing machine '$name' up with '$provider' provider..."
+  if [ "$state" = not_created ]; then
+    mkdir -p ".vagrant/machines/$name/$provider"
+    echo "standin-$name" > ".vagrant/machines/$name/$provider/id"
+  fi
   echo "==> $name: Machine booted and ready!"
   echo "running $provider" > "$states/$name"
   ;;
 reload)
-  [ "$state" = running ] || fail "$name is $state, so it cannot be reloaded"
-  echo "==> $name: Attempting graceful shutdown of VM..."
+  # Vagrant's reload halts a running machine and boots it; a halted one just boots.
+  case "$state" in
+    running) echo "==> $name: Attempting graceful shutdown of VM..." ;;
+    poweroff) ;;
+    *) fail "$name is $state, so it cannot be reloaded" ;;
+  esac
   echo "==> $name: Booting VM..."
   echo "==> $name: Running provisioner: shell..."
+  echo "running $provider" > "$states/$name"
   ;;
 destroy)
   if [ "$state" = not_created ]; then
@@ -76,6 +87,7 @@ destroy)
   else
     echo "==> $name: Destroying VM and associated drives..."
     rm -f "$states/$name"
+    rm -rf ".vagrant/machines/$name"
   fi
   ;;
 status)
@@ -187,6 +199,29 @@ list-machines)
 esac
 `
 
+// vboxManageStandIn is a stand-in for VBoxManage 7. For `showvminfo ID
+// --machinereadable` it prints key=value lines with the VMState of the machine whose id
+// the vagrant stand-in wrote, or fails with VBOX_E_OBJECT_NOT_FOUND when that machine
+// was destroyed, as VirtualBox does for an unknown VM.
+const vboxManageStandIn = `#!/bin/sh
+# Stand-in for VBoxManage in the engine tests: it runs no VM.
+set -eu
+: "${STANDIN_DIR:?the engine tests set STANDIN_DIR for the stand-ins}"
+printf '%s\n' "$(printf '%s ' VBoxManage "$@" | tr '\n' ' ' | cut -c1-400)" >> "$STANDIN_DIR/calls.log"
+[ "${1:-}" = showvminfo ] && [ "${3:-}" = --machinereadable ] || {
+  echo "stand-in VBoxManage: unsupported command: $*" >&2
+  exit 1
+}
+name=${2#standin-}
+if [ ! -f "$STANDIN_DIR/vagrant/$name" ]; then
+  echo "VBoxManage: error: Could not find a registered machine named '$2'" >&2
+  echo "VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001), component VirtualBoxWrap, interface IVirtualBox, callee nsISupports" >&2
+  exit 1
+fi
+read -r state provider < "$STANDIN_DIR/vagrant/$name"
+printf 'name="%s"\nUUID="%s"\nVMState="%s"\n' "$name" "$2" "$state"
+`
+
 // sshStandIn is a stand-in for the OpenSSH client. It connects nowhere: it reads and
 // discards what proxy-upload.sh sends (the nginx image and nginx.conf).
 const sshStandIn = `#!/bin/sh
@@ -201,12 +236,12 @@ cat > /dev/null
 type standIns struct {
 	// dir holds the data the test writes, the stand-ins' state and calls.log.
 	dir string
-	// bin holds the programs vagrant, fleetctl and ssh.
+	// bin holds the programs vagrant, VBoxManage, fleetctl and ssh.
 	bin string
 }
 
 // allStandIns lists every stand-in, for the tests that run `up`.
-var allStandIns = []string{"vagrant", "fleetctl", "ssh"}
+var allStandIns = []string{"vagrant", "VBoxManage", "fleetctl", "ssh"}
 
 // installStandIns writes the named stand-ins into a new folder under dir.
 func installStandIns(tb testing.TB, dir string, programs []string) *standIns {
@@ -217,7 +252,12 @@ func installStandIns(tb testing.TB, dir string, programs []string) *standIns {
 			tb.Fatal(err)
 		}
 	}
-	scripts := map[string]string{"vagrant": vagrantStandIn, "fleetctl": fleetctlStandIn, "ssh": sshStandIn}
+	scripts := map[string]string{
+		"vagrant":    vagrantStandIn,
+		"VBoxManage": vboxManageStandIn,
+		"fleetctl":   fleetctlStandIn,
+		"ssh":        sshStandIn,
+	}
 	for _, name := range programs {
 		text, ok := scripts[name]
 		if !ok {
@@ -304,9 +344,22 @@ func lastAddress(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 }
 
-// calls returns the lines of the stand-ins' call log: one per call, the program name
-// followed by its arguments.
+// calls returns the lines of the stand-ins' call log, one per call: the program name
+// followed by its arguments. It leaves out the state queries that the program runs
+// while it plans (VBoxManage showvminfo), which change nothing.
 func (s *standIns) calls(tb testing.TB) []string {
+	tb.Helper()
+	var calls []string
+	for _, line := range s.log(tb) {
+		if !strings.HasPrefix(line, "VBoxManage showvminfo ") {
+			calls = append(calls, line)
+		}
+	}
+	return calls
+}
+
+// log returns every line of the stand-ins' call log.
+func (s *standIns) log(tb testing.TB) []string {
 	tb.Helper()
 	data, err := os.ReadFile(s.logPath())
 	if err != nil {
@@ -342,4 +395,32 @@ func countCalls(calls []string, program, command string) int {
 		}
 	}
 	return n
+}
+
+// powerOff turns the stand-in machine off, as a shutdown outside Pulumi would.
+func (s *standIns) powerOff(tb testing.TB, name string) {
+	tb.Helper()
+	path := filepath.Join(s.dir, "vagrant", name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("the stand-in machine %s was never booted: %v", name, err)
+	}
+	state, provider, _ := strings.Cut(strings.TrimSpace(string(data)), " ")
+	if state != "running" {
+		tb.Fatalf("the stand-in machine %s is %s, not running", name, state)
+	}
+	if err := os.WriteFile(path, []byte("poweroff "+provider+"\n"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// state returns the stand-in machine's state.
+func (s *standIns) state(tb testing.TB, name string) string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(s.dir, "vagrant", name))
+	if err != nil {
+		return "not_created"
+	}
+	state, _, _ := strings.Cut(strings.TrimSpace(string(data)), " ")
+	return state
 }

@@ -11,8 +11,9 @@ import (
 	"stf-farm/components/model"
 )
 
-// TestUp creates the dev farm through the stand-ins and runs `up` again: once with no
-// change and once after a change of one machine's memory.
+// TestUp creates the dev farm through the stand-ins and runs `up` again: with no
+// change, after a machine was powered off outside Pulumi, and after a change of one
+// machine's memory.
 func TestUp(t *testing.T) {
 	s := newStack(t, options{stack: "dev", standIns: allStandIns})
 	first := s.up(t)
@@ -66,6 +67,52 @@ func TestUp(t *testing.T) {
 		}
 	})
 
+	// A machine powered off outside Pulumi: the program finds it down, so preview shows
+	// an update of its boot command alone, and up starts it with `vagrant up`, keeping
+	// its disk.
+	t.Run("poweroff", func(t *testing.T) {
+		s.standIns.powerOff(t, "core-03")
+		p := s.preview(t)
+		if got := p.changedSummary(); !equalCounts(got, map[string]int{"update": 1}) {
+			t.Errorf("the preview after core-03 was powered off reports %s, want update=1 (core-03-vagrant):\n%s",
+				p.summaryText(), changesText(p))
+		}
+		if !strings.Contains(p.output, "core-03 is down: its VM is poweroff") {
+			t.Errorf("the preview must say that core-03 is down; it printed:\n%s", p.output)
+		}
+
+		before := len(s.standIns.calls(t))
+		u := s.up(t)
+		if got := u.changedSummary(); !equalCounts(got, map[string]int{"update": 1}) {
+			t.Errorf("up after core-03 was powered off reports %s, want update=1 (core-03-vagrant):\n%s",
+				u.summaryText(), changesText(u))
+		}
+		calls := s.standIns.calls(t)[before:]
+		if countCalls(calls, "vagrant", "up") != 1 || countCalls(calls, "vagrant", "reload") != 0 {
+			t.Errorf("up must start core-03 with one vagrant up and no reload; the stand-ins logged:\n%s",
+				strings.Join(calls, "\n"))
+		}
+		if state := s.standIns.state(t, "core-03"); state != "running" {
+			t.Errorf("core-03 is %s after up, want running", state)
+		}
+
+		before = len(s.standIns.calls(t))
+		reads := len(s.standIns.log(t))
+		again := s.up(t)
+		if got := again.changedSummary(); len(got) != 0 {
+			t.Errorf("an up after core-03 runs again must change nothing, but reports %s:\n%s",
+				again.summaryText(), changesText(again))
+		}
+		if calls := s.standIns.calls(t); len(calls) != before {
+			t.Errorf("an up after core-03 runs again must run no command, but the stand-ins logged:\n%s",
+				strings.Join(calls[before:], "\n"))
+		}
+		// The program reads the state of the db machine and the three cluster machines.
+		if n := len(s.standIns.log(t)) - reads; n != 4 {
+			t.Errorf("up must read the state of each of the 4 machines once, but the stand-ins logged %d calls", n)
+		}
+	})
+
 	// `up` applies the change as one update that reloads core-02 and leaves the report,
 	// the units and the proxy alone.
 	t.Run("memory", func(t *testing.T) {
@@ -90,4 +137,5 @@ func TestUp(t *testing.T) {
 				"the stand-ins logged:\n%s", strings.Join(calls, "\n"))
 		}
 	})
+
 }
