@@ -2,14 +2,17 @@ package tests
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"stf-farm/components/model"
@@ -50,4 +53,21 @@ func devConfig(t testing.TB) *model.Config {
 	cfg, err := model.Load(stackConfig(t, "dev"))
 	require.NoError(t, err)
 	return cfg
+}
+
+// Pulumi writes an encryptionsalt line into a stack file when it creates the stack with
+// a passphrase. The project's passphrase is generated in each checkout, so a salt in a
+// committed stack file would make every other checkout fail to open the stack.
+func TestStackFilesCarryNoSalt(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(projectDir(t), "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(data), "\n") {
+			assert.False(t, strings.HasPrefix(line, "encryptionsalt:"),
+				"%s has an encryptionsalt line; delete it before committing the file", filepath.Base(path))
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
@@ -144,9 +145,26 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.ProgramWithEnv(opts.ProjectDir, opts.Env),
 		workspaceOpts...)
 	if err != nil {
+		if strings.Contains(err.Error(), "incorrect passphrase") {
+			return auto.Stack{}, fmt.Errorf("cannot open stack %s: Pulumi.%s.yaml has an encryptionsalt line "+
+				"that another passphrase wrote, not the one this project uses (%s). Fix: when the file holds "+
+				"no secure: values, delete its encryptionsalt line; otherwise set PULUMI_CONFIG_PASSPHRASE "+
+				"to the passphrase that encrypted them. (%w)", opts.Stack, opts.Stack, passphraseSource(env), err)
+		}
 		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)
 	}
 	return stack, nil
+}
+
+// passphraseSource names where the engine's secrets passphrase comes from.
+func passphraseSource(env map[string]string) string {
+	if path, ok := env["PULUMI_CONFIG_PASSPHRASE_FILE"]; ok {
+		return "the file " + path
+	}
+	if path, ok := os.LookupEnv("PULUMI_CONFIG_PASSPHRASE_FILE"); ok {
+		return "the file " + path
+	}
+	return "PULUMI_CONFIG_PASSPHRASE"
 }
 
 // checkStackFile requires the stack's settings file, so a mistyped stack name does not
