@@ -14,7 +14,7 @@ import (
 const foreignSalt = "encryptionsalt: v1:/o3DlWvu89s=:v1:O9VnC6f7PIhEb0Dq:r/DzDjKDSmWrDKXJmiHvG76pvsUSZw==\n"
 
 // A stack file whose encryptionsalt belongs to another passphrase cannot be opened with
-// the project's generated one. The driver says which line to delete and leaves the file
+// the project's generated one. The driver names the line to delete and leaves the file
 // as it was.
 func TestForeignSaltNamesTheFix(t *testing.T) {
 	root := repoRoot(t)
