@@ -2,7 +2,7 @@ package tests
 
 import (
 	"io"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -57,17 +57,24 @@ func devConfig(t testing.TB) *model.Config {
 
 // Pulumi writes an encryptionsalt line into a stack file when it creates the stack with
 // a passphrase. The project's passphrase is generated in each checkout, so a salt in a
-// committed stack file would make every other checkout fail to open the stack.
+// committed stack file would make every other checkout fail to open the stack. The test
+// reads the committed files, since `make up` adds a salt to the working copy.
 func TestStackFilesCarryNoSalt(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(projectDir(t), "Pulumi.*.yaml"))
-	require.NoError(t, err)
+	dir := projectDir(t)
+	list := exec.Command("git", "ls-files", "Pulumi.*.yaml")
+	list.Dir = dir
+	out, err := list.Output()
+	require.NoError(t, err, "git ls-files must list the committed stack files; the test needs a git checkout")
+	files := strings.Fields(string(out))
 	require.NotEmpty(t, files)
-	for _, path := range files {
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
+	for _, name := range files {
+		show := exec.Command("git", "show", "HEAD:"+name)
+		show.Dir = dir
+		data, err := show.Output()
+		require.NoError(t, err, "git show HEAD:%s", name)
 		for _, line := range strings.Split(string(data), "\n") {
 			assert.False(t, strings.HasPrefix(line, "encryptionsalt:"),
-				"%s has an encryptionsalt line; delete it before committing the file", filepath.Base(path))
+				"the committed %s has an encryptionsalt line; delete it and commit the file again", name)
 		}
 	}
 }
