@@ -63,11 +63,28 @@ const MachineType = "stf-farm:index:Machine"
 // script joins shell files into one command text, the shared functions first. Its first
 // line names the files, since a preview shows only the start of a command.
 func script(names ...string) string {
-	parts := []string{"# stf-farm: " + strings.Join(names, " + "), files.Read("scripts/lib.sh")}
+	parts := []string{"# stf-farm: " + strings.Join(names, " + "), shellCode(files.Read("scripts/lib.sh"))}
 	for _, name := range names {
-		parts = append(parts, files.Read("scripts/"+name))
+		parts = append(parts, shellCode(files.Read("scripts/"+name)))
 	}
 	return strings.Join(parts, "\n")
+}
+
+// shellCode drops the comment lines and blank lines of a shell script. The engine keeps
+// every command text in each resource's inputs, writes it to its logs and sends it to
+// the provider at each step, so a shorter text makes every preview faster. It also keeps
+// an edit of a comment from changing, and so updating, every machine and unit. The
+// scripts have no here-documents or multi-line strings, where such a line would be data.
+func shellCode(text string) string {
+	var code []string
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		code = append(code, line)
+	}
+	return strings.Join(code, "\n")
 }
 
 // vagrantEnvironment keeps Vagrant from contacting its servers on every call.
@@ -153,8 +170,8 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	// memory change does not turn every address, and all that is rendered from them,
 	// unknown.
 	reportCmd, err := local.NewCommand(ctx, name+"-report", &local.CommandArgs{
+		// Without an update command, an update runs the create command again.
 		Create:      pulumi.String(script("machine-files.sh", "machine-report.sh")),
-		Update:      pulumi.String(script("machine-files.sh", "machine-report.sh")),
 		Environment: reportEnv,
 		Triggers:    pulumi.Array{cmd.ID()},
 	}, pulumi.Parent(m), pulumi.DependsOn([]pulumi.Resource{cmd}))

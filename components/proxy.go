@@ -39,12 +39,12 @@ func NewProxy(ctx *pulumi.Context, name string, args ProxyArgs, opts ...pulumi.R
 
 	upload := script("proxy-upload.sh")
 	_, err := local.NewCommand(ctx, name+"-nginx-conf", &local.CommandArgs{
+		// Without an update command, an update runs the create command again.
 		Create: pulumi.String(upload),
-		Update: pulumi.String(upload),
 		Environment: pulumi.StringMap{
 			"FARM_NGINX_CONF":    args.Config,
 			"FARM_NGINX_IMAGE":   pulumi.String(args.Image),
-			"FARM_REMOTE_SCRIPT": pulumi.String(files.Read("scripts/proxy-install.sh")),
+			"FARM_REMOTE_SCRIPT": pulumi.String(shellCode(files.Read("scripts/proxy-install.sh"))),
 			"FARM_SSH_HOST":      args.Machine.SSHHost,
 			"FARM_SSH_PORT":      args.Machine.SSHPort,
 			"FARM_SSH_USER":      args.Machine.SSHUser,

@@ -98,7 +98,9 @@ func NewFleetUnits(ctx *pulumi.Context, name string, args FleetUnitsArgs, opts .
 	u.Placement = placed.ToStringArrayMapOutput()
 	u.Files = pulumi.ToSecret(unitFiles).(pulumi.StringMapOutput)
 
-	if err := ctx.RegisterResourceOutputs(u, pulumi.Map{"placement": u.Placement, "files": u.Files}); err != nil {
+	// The placement and the unit files reach the stack's outputs through the farm; see
+	// NewFarm for why the component records none.
+	if err := ctx.RegisterResourceOutputs(u, pulumi.Map{}); err != nil {
 		return nil, err
 	}
 	return u, nil

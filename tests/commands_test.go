@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -64,4 +66,48 @@ func toolPath(t *testing.T, name string) string {
 
 func resourceKeyOf(name string) resource.PropertyKey {
 	return resource.PropertyKey(name)
+}
+
+// The program drops comment lines and blank lines from the scripts it sends as command
+// texts. That is safe only while no script has a string or here-document over several
+// lines, where such a line would be data. Each command must still parse.
+func TestCommandTextsParseWithoutComments(t *testing.T) {
+	scripts, err := filepath.Glob(filepath.Join(projectDir(t), "files", "scripts", "*.sh"))
+	require.NoError(t, err)
+	require.NotEmpty(t, scripts)
+	for _, path := range scripts {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for n, line := range strings.Split(string(data), "\n") {
+			trimmed := strings.TrimSpace(line)
+			if strings.HasPrefix(trimmed, "#") {
+				continue
+			}
+			assert.NotContains(t, line, "<<", "%s:%d has a here-document", filepath.Base(path), n+1)
+			unescaped := strings.ReplaceAll(line, `\'`, "")
+			unescaped = strings.ReplaceAll(unescaped, `\"`, "")
+			assert.Zero(t, strings.Count(unescaped, "'")%2, "%s:%d opens a string that the line does not close: %s",
+				filepath.Base(path), n+1, line)
+			assert.Zero(t, strings.Count(unescaped, `"`)%2, "%s:%d opens a string that the line does not close: %s",
+				filepath.Base(path), n+1, line)
+		}
+	}
+
+	mocks, _ := runDev(t)
+	commands := mocks.ofType(commandType)
+	require.NotEmpty(t, commands)
+	for _, r := range commands {
+		for _, key := range []resource.PropertyKey{"create", "update", "delete"} {
+			v, ok := r.Inputs[key]
+			if !ok || !v.IsString() {
+				continue
+			}
+			text := v.StringValue()
+			for _, line := range strings.Split(text, "\n")[1:] {
+				assert.False(t, strings.HasPrefix(strings.TrimSpace(line), "#"), "%s %s keeps a comment line: %s", r.Name, key, line)
+			}
+			out, err := exec.Command("sh", "-n", "-c", text).CombinedOutput()
+			assert.NoError(t, err, "%s %s does not parse:\n%s", r.Name, key, out)
+		}
+	}
 }

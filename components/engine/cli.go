@@ -78,7 +78,7 @@ func run(ctx context.Context, command string, opts Options, stdout io.Writer) er
 	}
 	switch command {
 	case "preview":
-		result, err := stack.Preview(ctx, optpreview.Diff(), optpreview.ProgressStreams(opts.Progress))
+		result, err := Preview(ctx, stack, optpreview.Diff(), optpreview.ProgressStreams(opts.Progress))
 		if err != nil {
 			return err
 		}

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -165,6 +167,34 @@ func passphraseSource(env map[string]string) string {
 		return "the file " + path
 	}
 	return "PULUMI_CONFIG_PASSPHRASE"
+}
+
+// previewEnvironment holds the variables that a preview adds to the engine's
+// environment. A preview keeps no state, yet the engine serializes its whole snapshot
+// after every step unless checkpoints are skipped, which makes a preview's time grow with
+// the square of the number of resources. Skipping them changes no step of the preview.
+// An up keeps its checkpoints, so state written before a failure is not lost.
+var previewEnvironment = map[string]string{"PULUMI_SKIP_CHECKPOINTS": "true"}
+
+// Preview runs a preview of stack with the variables of previewEnvironment added to
+// the engine's environment for that preview only.
+func Preview(ctx context.Context, stack auto.Stack, opts ...optpreview.Option) (auto.PreviewResult, error) {
+	ws := stack.Workspace()
+	// GetEnvVars returns the workspace's own map, which SetEnvVar changes.
+	previous := maps.Clone(ws.GetEnvVars())
+	for name, value := range previewEnvironment {
+		ws.SetEnvVar(name, value)
+	}
+	defer func() {
+		for name := range previewEnvironment {
+			if value, ok := previous[name]; ok {
+				ws.SetEnvVar(name, value)
+			} else {
+				ws.UnsetEnvVar(name)
+			}
+		}
+	}()
+	return stack.Preview(ctx, opts...)
 }
 
 // checkStackFile requires the stack's settings file, so a mistyped stack name does not

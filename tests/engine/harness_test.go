@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"stf-farm/components"
+	"stf-farm/components/engine"
 	"stf-farm/components/model"
 )
 
@@ -476,7 +477,7 @@ func (s *farmStack) tryPreview(tb testing.TB) (outcome, error) {
 	var res auto.PreviewResult
 	var err error
 	s.inProjectDir(tb, func() {
-		res, err = s.stack.Preview(ctx, optpreview.EventStreams(ch), optpreview.ProgressStreams(&progress))
+		res, err = engine.Preview(ctx, s.stack, optpreview.EventStreams(ch), optpreview.ProgressStreams(&progress))
 	})
 	steps := <-done
 	if err != nil {

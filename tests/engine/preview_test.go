@@ -38,6 +38,13 @@ func TestPreview(t *testing.T) {
 	}
 	p := s.preview(t)
 
+	// The preview skips the engine's checkpoints; an up that follows must not.
+	t.Run("checkpoints", func(t *testing.T) {
+		if value, ok := s.stack.Workspace().GetEnvVars()["PULUMI_SKIP_CHECKPOINTS"]; ok {
+			t.Errorf("PULUMI_SKIP_CHECKPOINTS=%q stays in the workspace after the preview", value)
+		}
+	})
+
 	t.Run("summary", func(t *testing.T) {
 		want := map[string]int{"create": 37}
 		if got := p.summary; !equalCounts(got, want) {
