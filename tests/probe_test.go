@@ -39,13 +39,7 @@ func TestProberReadsVirtualBoxStates(t *testing.T) {
 	project := t.TempDir()
 	farm := filepath.Join(".farm", "dev")
 	write := func(rel, text string) {
-		path := filepath.Join(project, farm, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFiles(t, filepath.Join(project, farm), map[string]string{rel: text})
 	}
 	prober := &vagrant.Prober{ProjectDir: project, FarmDir: farm, Provider: "virtualbox", VBoxManage: command}
 
@@ -86,19 +80,11 @@ func TestProberReadsVirtualBoxStates(t *testing.T) {
 func TestProberWarnsWhenStateIsUnknown(t *testing.T) {
 	project := t.TempDir()
 	farm := filepath.Join(".farm", "dev")
-	for rel, text := range map[string]string{
+	writeFiles(t, filepath.Join(project, farm), map[string]string{
 		".vagrant/machines/core-01/virtualbox/id": "5f4b0a0e-0000-4000-8000-000000000001",
 		"machines/core-01.applied":                "starts 1\nfiles abc\n",
 		"machines/core-02.applied":                "starts one\n",
-	} {
-		path := filepath.Join(project, farm, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	missing := filepath.Join(t.TempDir(), "VBoxManage")
 	prober := &vagrant.Prober{ProjectDir: project, FarmDir: farm, Provider: "virtualbox", VBoxManage: missing}
 	if f := prober.Machine("core-01"); f.Starts != 1 || f.Down != "" || !strings.Contains(f.Warning, "showvminfo") {
@@ -106,5 +92,19 @@ func TestProberWarnsWhenStateIsUnknown(t *testing.T) {
 	}
 	if f := prober.Machine("core-02"); !strings.Contains(f.Warning, "core-02.applied") || !strings.Contains(f.Warning, "remove the file") {
 		t.Errorf("a damaged boot record: got %+v, want a warning naming the file and the fix", f)
+	}
+}
+
+// writeFiles writes each file, named by its path inside dir, creating its folders.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for rel, text := range files {
+		path := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -29,17 +29,10 @@ func TestProberReadsContainerStates(t *testing.T) {
 	// A farm folder as the boot commands leave it: Vagrant's id file and the boot record.
 	project := t.TempDir()
 	farm := filepath.Join(".farm", "probe")
-	write := func(rel, text string) {
-		path := filepath.Join(project, farm, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(".vagrant/machines/core-01/docker/id", strings.TrimSpace(id))
-	write("machines/core-01.applied", "starts 4\nfiles 0123\n")
+	writeFiles(t, filepath.Join(project, farm), map[string]string{
+		".vagrant/machines/core-01/docker/id": strings.TrimSpace(id),
+		"machines/core-01.applied":            "starts 4\nfiles 0123\n",
+	})
 
 	find := func() vagrant.Finding {
 		prober := &vagrant.Prober{ProjectDir: project, FarmDir: farm, Provider: "docker", DockerHost: p.dockerHost}
@@ -103,22 +96,28 @@ func TestProberFindsNodesDownWithTheEngine(t *testing.T) {
 	}
 
 	farm := filepath.Join(".farm", "probe")
-	for rel, text := range map[string]string{
+	writeFiles(t, filepath.Join(project, farm), map[string]string{
 		".vagrant/machines/core-02/docker/id": "0123456789ab",
 		"machines/core-02.applied":            "starts 0\nfiles 0123\n",
-	} {
-		path := filepath.Join(project, farm, rel)
+	})
+
+	prober := &vagrant.Prober{ProjectDir: project, FarmDir: farm, Provider: "docker"}
+	f := prober.Machine("core-02")
+	if f.Starts != 1 || !strings.Contains(f.Down, "Docker engine is stopped") || f.Warning != "" {
+		t.Errorf("a node of a stopped engine: got %+v, want starts 1 and down because the engine is stopped", f)
+	}
+}
+
+// writeFiles writes each file, named by its path inside dir, creating its folders.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for rel, text := range files {
+		path := filepath.Join(dir, rel)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
-
-	prober := &vagrant.Prober{ProjectDir: project, FarmDir: farm, Provider: "docker"}
-	f := prober.Machine("core-02")
-	if f.Starts != 1 || !strings.Contains(f.Down, "Docker engine is stopped") || f.Warning != "" {
-		t.Errorf("a node of a stopped engine: got %+v, want starts 1 and down because the engine is stopped", f)
 	}
 }
