@@ -113,17 +113,6 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	env["FARM_MACHINE_EXTRA_PATH"] = pulumi.String(args.Files.ExtraPath)
 	env["FARM_MACHINE_EXTRA"] = pulumi.String(args.Files.Extra)
 	env["FARM_STARTS"] = pulumi.String(strconv.Itoa(args.Finding.Starts))
-	if f := args.Finding; f.Down != "" {
-		msg := fmt.Sprintf("%s is down: %s. up starts it again.", name, f.Down)
-		if err := ctx.Log.Warn(msg, &pulumi.LogArgs{Resource: m}); err != nil {
-			return nil, err
-		}
-	} else if f.Warning != "" {
-		msg := fmt.Sprintf("whether %s runs is unknown (%s); up starts it only if a setting changed.", name, f.Warning)
-		if err := ctx.Log.Warn(msg, &pulumi.LogArgs{Resource: m}); err != nil {
-			return nil, err
-		}
-	}
 
 	reportEnv := pulumi.StringMap{
 		"FARM_DIR":                         pulumi.String(args.FarmDir),
@@ -163,6 +152,18 @@ func NewMachine(ctx *pulumi.Context, name string, args MachineArgs, opts ...pulu
 	)
 	if err != nil {
 		return nil, err
+	}
+	// The finding goes on the boot command, whose update it explains.
+	if f := args.Finding; f.Down != "" {
+		msg := fmt.Sprintf("%s is down: %s. up starts it again.", name, f.Down)
+		if err := ctx.Log.Warn(msg, &pulumi.LogArgs{Resource: cmd}); err != nil {
+			return nil, err
+		}
+	} else if f.Warning != "" {
+		msg := fmt.Sprintf("whether %s runs is unknown (%s); up starts it only if a setting changed.", name, f.Warning)
+		if err := ctx.Log.Warn(msg, &pulumi.LogArgs{Resource: cmd}); err != nil {
+			return nil, err
+		}
 	}
 
 	// The report is a command of its own that runs again only when the machine is

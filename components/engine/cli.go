@@ -78,7 +78,7 @@ func run(ctx context.Context, command string, opts Options, stdout io.Writer) er
 	}
 	switch command {
 	case "preview":
-		result, err := Preview(ctx, stack, optpreview.Diff(), optpreview.ProgressStreams(opts.Progress))
+		result, err := PreviewDiff(ctx, stack, opts.Progress)
 		if err != nil {
 			return err
 		}
@@ -149,4 +149,11 @@ func printOutputs(w io.Writer, outputs auto.OutputMap) {
 // than as the program: the Pulumi language host always sets PULUMI_MONITOR for the program.
 func IsEngineCommand() bool {
 	return os.Getenv("PULUMI_MONITOR") == ""
+}
+
+// PreviewDiff previews stack the way `stf-farm preview` shows it: the full plan with
+// each change's diff, and the program's warnings, written to out. With diffs, the CLI
+// writes warnings to its standard error, so both streams go to out.
+func PreviewDiff(ctx context.Context, stack auto.Stack, out io.Writer) (auto.PreviewResult, error) {
+	return Preview(ctx, stack, optpreview.Diff(), optpreview.ProgressStreams(out), optpreview.ErrorProgressStreams(out))
 }

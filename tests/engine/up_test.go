@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"stf-farm/components/engine"
 	"stf-farm/components/model"
 )
 
@@ -79,6 +81,20 @@ func TestUp(t *testing.T) {
 		}
 		if !strings.Contains(p.output, "core-03 is down: its VM is poweroff") {
 			t.Errorf("the preview must say that core-03 is down; it printed:\n%s", p.output)
+		}
+		// `make preview` shows diffs, where the CLI prints warnings on another stream.
+		var plan strings.Builder
+		s.inProjectDir(t, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+			defer cancel()
+			if _, err := engine.PreviewDiff(ctx, s.stack, &plan); err != nil {
+				t.Fatalf("the preview with diffs failed: %v", err)
+			}
+		})
+		for _, want := range []string{"core-03 is down: its VM is poweroff", `FARM_STARTS: "0" => "1"`} {
+			if !strings.Contains(plan.String(), want) {
+				t.Errorf("the preview with diffs must show %q; it printed:\n%s", want, plan.String())
+			}
 		}
 
 		before := len(s.standIns.calls(t))
