@@ -8,6 +8,7 @@
 #   make up STACK=dev       create or update the farm of another stack
 #   make down               destroy the farm of a stack (default local)
 #   make refresh            refresh the state of a stack
+#   make pulumi ARGS='...'  run the Pulumi CLI on the project's backend, e.g. to set a secret
 #
 # The stack commands run the program through the Pulumi engine with the Automation API
 # (see components/engine), with state in .pulumi-state/ unless PULUMI_BACKEND_URL is set.
@@ -62,6 +63,12 @@ up: $(if $(DOCKER_STACK),farm-images)
 
 preview up down refresh: engine
 	$(BIN)/stf-farm $@ --stack $(STACK)
+
+# Runs the Pulumi CLI with the project's backend, passphrase and plugins, for example
+#   make pulumi ARGS='config set --secret stf-farm:stfSecret --stack dev'
+.PHONY: pulumi
+pulumi: engine
+	$(BIN)/stf-farm pulumi $(ARGS)
 
 # Times warm previews of the dev stack, of a trivial program and of a generated stack of
 # BENCH_MACHINES cluster machines through the real engine, and prints their medians (see

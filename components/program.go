@@ -72,8 +72,10 @@ func run(ctx *pulumi.Context, projectDir string, env map[string]string) error {
 	secretKey := model.Namespace + ":" + model.SecretKey
 	if value := config.Get(ctx, secretKey); value != "" {
 		if !ctx.IsConfigSecret(secretKey) {
-			return fmt.Errorf("%s is stored as plain text in Pulumi.%s.yaml. Fix: set it again "+
-				"with `pulumi config set --secret %s <value> --stack %s`", secretKey, ctx.Stack(), secretKey, ctx.Stack())
+			return fmt.Errorf("%s is stored as plain text in Pulumi.%s.yaml. Fix: set it again with "+
+				"`make pulumi ARGS='config set --secret %s --stack %s'`, which asks for the value, or with "+
+				"`pulumi config set --secret %s <value> --stack %s` where the pulumi on PATH uses this "+
+				"stack's backend", secretKey, ctx.Stack(), secretKey, ctx.Stack(), secretKey, ctx.Stack())
 		}
 		secret = config.GetSecret(ctx, secretKey)
 	}

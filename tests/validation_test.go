@@ -271,3 +271,22 @@ func TestValidationListsEveryProblem(t *testing.T) {
 	assert.True(t, verr.HasKey("machines[1].memory"))
 	assert.Len(t, verr.Problems, 2)
 }
+
+// An error shows the value that was set, not only its JSON kind, so the reader finds
+// the line to fix.
+func TestErrorsShowTheValue(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		value any
+		want  string
+	}{
+		{"memroy", 2048, "machines[1].memroy = 2048: unknown setting"},
+		{"index", "two", `machines[1].index = "two": expected a whole number, not string`},
+	} {
+		ms := devMachines(t)
+		ms[1][c.field] = c.value
+		_, err := model.Load(withConfig(t, stackConfig(t, "dev"), "machines", ms))
+		require.Error(t, err, "machines[1].%s = %v", c.field, c.value)
+		assert.Contains(t, err.Error(), c.want)
+	}
+}

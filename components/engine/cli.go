@@ -3,11 +3,14 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"syscall"
 
@@ -20,9 +23,11 @@ import (
 )
 
 const usage = `usage: stf-farm COMMAND [--stack NAME]
+       stf-farm pulumi ARGUMENTS...
 
 Runs the farm's program through the Pulumi engine, with state in a local file backend
-inside the project unless PULUMI_BACKEND_URL says otherwise.
+inside the project unless PULUMI_BACKEND_URL says otherwise. The stack is local unless
+--stack names another.
 
 Commands:
   preview   show what up would change, with a diff of every input
@@ -30,6 +35,8 @@ Commands:
   refresh   refresh the stack state (commands keep the outputs they recorded)
   down      destroy every resource of the stack
   outputs   print the stack outputs
+  pulumi    run the Pulumi CLI with the same backend, passphrase and plugins, for
+            example: stf-farm pulumi config set --secret stf-farm:stfSecret --stack dev
 `
 
 // Main runs one command line and returns the process exit code.
@@ -39,9 +46,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	command := args[0]
+	switch command {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "pulumi":
+		return runPulumi(args[1:], stdout, stderr)
+	}
 	flags := flag.NewFlagSet(command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	stack := flags.String("stack", "dev", "name of the stack, for example dev")
+	stack := flags.String("stack", "local", "name of the stack, for example dev")
 	if err := flags.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -156,4 +170,39 @@ func IsEngineCommand() bool {
 // writes warnings to its standard error, so both streams go to out.
 func PreviewDiff(ctx context.Context, stack auto.Stack, out io.Writer) (auto.PreviewResult, error) {
 	return Preview(ctx, stack, optpreview.Diff(), optpreview.ProgressStreams(out), optpreview.ErrorProgressStreams(out))
+}
+
+// runPulumi runs the Pulumi CLI that the engine uses (bin/pulumi, else pulumi on PATH)
+// with the engine's environment, so commands such as `config set --secret` reach the
+// project's backend with its passphrase.
+func runPulumi(args []string, stdout, stderr io.Writer) int {
+	dir, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	env, err := Environment(dir, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cli := filepath.Join(dir, "bin", "pulumi")
+	if _, err := os.Stat(cli); err != nil {
+		cli = "pulumi"
+	}
+	cmd := exec.Command(cli, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	cmd.Env = os.Environ()
+	for name, value := range env {
+		cmd.Env = append(cmd.Env, name+"="+value)
+	}
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(stderr, "stf-farm pulumi: %v (build the CLI with `make tools`)\n", err)
+		return 1
+	}
+	return 0
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"stf-farm/components"
@@ -215,10 +216,25 @@ func checkStackFile(projectDir, stack string) error {
 		return fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	var keys []string
-	for key := range settings.Config {
-		if key.Namespace() == model.Namespace {
-			keys = append(keys, key.Name())
+	raw := map[string]string{}
+	for key, value := range settings.Config {
+		if key.Namespace() != model.Namespace {
+			continue
+		}
+		keys = append(keys, key.Name())
+		if value.Secure() {
+			continue
+		}
+		if text, err := value.Value(config.NopDecrypter); err == nil {
+			raw[key.Name()] = text
 		}
 	}
-	return model.CheckKeys(keys)
+	if err := model.CheckKeys(keys); err != nil {
+		return err
+	}
+	// The program validates the same settings. Validating them here too gives the
+	// problems in one short message, where the engine would wrap the program's error in
+	// its own output.
+	_, err = model.Load(raw)
+	return err
 }

@@ -111,9 +111,18 @@ func (d *decoder) object(key, value string, target any) {
 		if typeErr.Field != "" {
 			field = key + "." + typeErr.Field
 		}
+		// typeErr.Value names the JSON kind (string, number); the value itself is read
+		// from the setting where its path leads to it.
+		valueText := typeErr.Value
+		var generic any
+		if json.Unmarshal([]byte(value), &generic) == nil {
+			if found, ok := lookup(generic, typeErr.Field); ok {
+				valueText = jsonText(found)
+			}
+		}
 		d.problems = append(d.problems, Problem{
 			Key:     field,
-			Value:   typeErr.Value,
+			Value:   valueText,
 			Message: "expected " + describeKind(typeErr.Type) + ", not " + typeErr.Value,
 			Fix:     "write it as " + describeKind(typeErr.Type) + " (see Pulumi.dev.yaml)",
 		})
@@ -121,12 +130,15 @@ func (d *decoder) object(key, value string, target any) {
 		var generic any
 		_ = json.Unmarshal([]byte(value), &generic)
 		path, name, known := findUnknown(generic, reflect.TypeOf(target), key)
+		valueText := "(set)"
 		if path == "" {
 			path, name = key, strings.TrimPrefix(err.Error(), "json: unknown field ")
+		} else if found, ok := lookup(generic, strings.TrimPrefix(path, key+".")); ok {
+			valueText = jsonText(found)
 		}
 		d.problems = append(d.problems, Problem{
 			Key:     path,
-			Value:   "(set)",
+			Value:   valueText,
 			Message: "unknown setting",
 			Fix:     "remove it" + suggestion(name, known),
 		})
@@ -203,6 +215,40 @@ func findUnknown(value any, t reflect.Type, path string) (string, string, []stri
 		}
 	}
 	return "", "", nil
+}
+
+// lookup follows a dotted path of object keys (matched without regard to case, as in
+// encoding/json) through a decoded JSON value. An empty path is the value itself.
+func lookup(value any, path string) (any, bool) {
+	if path == "" {
+		return value, true
+	}
+	for _, part := range strings.Split(path, ".") {
+		object, ok := value.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		found := false
+		for k, v := range object {
+			if strings.EqualFold(k, part) {
+				value, found = v, true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return value, true
+}
+
+// jsonText writes a decoded JSON value back as JSON, the way the error shows it.
+func jsonText(value any) string {
+	data, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Sprint(value)
+	}
+	return string(data)
 }
 
 // list decodes a JSON list element by element, so an error names the element.

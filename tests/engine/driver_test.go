@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stf-farm/components/engine"
+)
+
+// The driver validates a stack's settings before it starts the engine, so a nested
+// mistake gets the program's short message, not the engine's output around it.
+func TestDriverRejectsBadSettingsFirst(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(root, "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	local, err := os.ReadFile(filepath.Join(root, "Pulumi.local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(local), "      index: 2\n", "      index: 2\n      memroy: 2048\n", 1)
+	if bad == string(local) {
+		t.Fatal("Pulumi.local.yaml has no line `      index: 2` to add a setting after")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = engine.OpenStack(context.Background(), engine.Options{ProjectDir: dir, Stack: "bad"})
+	if err == nil {
+		t.Fatal("opening a stack with a misspelt machine setting must fail")
+	}
+	want := "invalid stack configuration (1 problems):\n  - stf-farm:machines[1].memroy = 2048: unknown setting. Fix: remove it, or use memory."
+	if err.Error() != want {
+		t.Errorf("got the error:\n%v\nwant:\n%s", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, engine.StateDir, ".pulumi")); err == nil {
+		t.Errorf("the driver created state for an invalid stack")
+	}
+}
+
+// `stf-farm pulumi` runs the project's CLI with the engine's environment.
+func TestDriverRunsTheCLI(t *testing.T) {
+	root := repoRoot(t)
+	requireTools(t, root, t.TempDir())
+	previous, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(root); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(previous)
+
+	var stdout, stderr bytes.Buffer
+	code := engine.Main([]string{"pulumi", "version"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("stf-farm pulumi version exited with %d:\n%s", code, stderr.String())
+	}
+	if got := strings.TrimSpace(stdout.String()); got != cliVersion {
+		t.Errorf("stf-farm pulumi version printed %q, want %s", got, cliVersion)
+	}
+
+	stdout.Reset()
+	code = engine.Main([]string{"--help"}, &stdout, &stderr)
+	if code != 0 {
+		t.Errorf("stf-farm --help exited with %d", code)
+	}
+	if !strings.Contains(stdout.String(), "stf-farm pulumi") {
+		t.Errorf("stf-farm --help must list the pulumi command; it printed:\n%s", stdout.String())
+	}
+}
