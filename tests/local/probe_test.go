@@ -18,7 +18,10 @@ func TestProberReadsContainerStates(t *testing.T) {
 	const name = "stf-farm-test-probe"
 	t.Cleanup(func() { p.docker(30*time.Second, "rm", "--force", name) })
 	p.docker(30*time.Second, "rm", "--force", name)
-	if out, err := p.docker(time.Minute, "create", "--name", name, "--label", testLabel, nodeImage, "/sbin/init"); err != nil {
+	// sleep keeps the container running until it is stopped; systemd would need the
+	// node's privileges and mounts.
+	if out, err := p.docker(time.Minute, "create", "--name", name, "--label", testLabel,
+		"--entrypoint", "sleep", nodeImage, "3600"); err != nil {
 		t.Fatalf("docker create failed: %v\n%s", err, out)
 	}
 	id, err := p.docker(30*time.Second, "inspect", "--format", "{{.Id}}", name)
@@ -55,7 +58,7 @@ func TestProberReadsContainerStates(t *testing.T) {
 		t.Fatalf("docker start failed: %v\n%s", err, out)
 	}
 	check("a running", 4, "")
-	if out, err := p.docker(time.Minute, "stop", "--time", "10", name); err != nil {
+	if out, err := p.docker(time.Minute, "stop", "--time", "1", name); err != nil {
 		t.Fatalf("docker stop failed: %v\n%s", err, out)
 	}
 	check("a stopped", 5, "its container is exited")
