@@ -297,7 +297,8 @@ func TestDownMachineGetsNewStartsValue(t *testing.T) {
 	farmDir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(farmDir, "machines"), 0o755))
 	// core-02 was booted three times, and Vagrant has no record of it now.
-	require.NoError(t, os.WriteFile(filepath.Join(farmDir, "machines", "core-02.applied"), []byte("starts 3\nfiles abc\n"), 0o644))
+	record := filepath.Join(farmDir, "machines", "core-02.applied")
+	require.NoError(t, os.WriteFile(record, []byte("starts 3\nfiles abc\n"), 0o644))
 	mocks := &farmMocks{Reported: reportedShift(t, cfg)}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		_, err := components.NewFarm(ctx, "stf-farm", components.FarmArgs{

@@ -43,7 +43,7 @@ func TestProberReadsVirtualBoxStates(t *testing.T) {
 	}
 	prober := &vagrant.Prober{ProjectDir: project, FarmDir: farm, Provider: "virtualbox", VBoxManage: command}
 
-	// Never booted: nothing is asked, so a preview needs no VirtualBox.
+	// Never booted: no state is read, so a preview needs no VirtualBox.
 	if f := prober.Machine("core-01"); f != (vagrant.Finding{}) {
 		t.Errorf("a machine without a boot record: got %+v, want nothing found", f)
 	}

@@ -178,7 +178,7 @@ func TestUnitsSkipPullWhenImagesAreLoaded(t *testing.T) {
 // A container started with --link fails when the linked container does not run yet,
 // and systemd gives up on a unit that fails five times within ten seconds. Every linked
 // unit therefore waits for the container it links to.
-func TestLinkedUnitsWaitForTheLinkedContainer(t *testing.T) {
+func TestLinkedUnitsWaitForTarget(t *testing.T) {
 	linked := 0
 	for _, u := range renderUnits(t, devConfig(t)) {
 		options, err := unit.DeserializeOptions(strings.NewReader(u.Text))

@@ -47,7 +47,7 @@ type Finding struct {
 // outputs they recorded, so neither refresh nor up detects a machine that was stopped
 // or removed outside Pulumi. The program queries the provider instead, read-only.
 type Prober struct {
-	// ProjectDir is the project folder; FarmDir is relative to it.
+	// ProjectDir is the project folder, where a relative FarmDir starts.
 	ProjectDir string
 	// FarmDir is the stack's Vagrant folder, relative to ProjectDir unless absolute.
 	FarmDir string
@@ -57,9 +57,9 @@ type Prober struct {
 	// DOCKER_HOST names in the environment, as for the machine commands, or else the
 	// project's own engine, which local/dockerd.sh runs.
 	DockerHost string
-	// VBoxManage is the VirtualBox command; empty means VBoxManage on PATH.
+	// VBoxManage is the VirtualBox command. Empty means VBoxManage on PATH.
 	VBoxManage string
-	// Getenv reads the environment; nil means os.Getenv.
+	// Getenv reads the environment. Nil means os.Getenv.
 	Getenv func(string) string
 
 	docker *dockerEngine
@@ -103,7 +103,7 @@ func (p *Prober) Machine(name string) Finding {
 	return f
 }
 
-// readRecord reads the starts line of a boot record; booted is false when there is no
+// readRecord reads the starts line of a boot record. booted is false when there is no
 // record.
 func readRecord(path string) (starts int, booted bool, err error) {
 	file, err := os.Open(path)

@@ -80,7 +80,7 @@ func TestProberReadsContainerStates(t *testing.T) {
 // A project whose own engine is stopped, as after the host restarts, has every docker
 // node down. The copy of local/dockerd.sh in a new project folder derives another
 // engine from that folder, one that does not run.
-func TestProberFindsNodesDownWithTheEngine(t *testing.T) {
+func TestProberStoppedEngineMeansDown(t *testing.T) {
 	p := platform(t)
 	// The prober takes DOCKER_HOST from the environment before it looks for the
 	// project's engine.
