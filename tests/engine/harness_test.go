@@ -164,9 +164,11 @@ func newStack(tb testing.TB, opts options) *farmStack {
 	}
 	copyFile(tb, filepath.Join(root, "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
 	stackFile := filepath.Join(dir, "Pulumi."+opts.stack+".yaml")
-	if len(opts.stackFile) == 0 {
-		copyFile(tb, filepath.Join(root, "Pulumi."+opts.stack+".yaml"), stackFile)
-	} else if err := os.WriteFile(stackFile, opts.stackFile, 0o644); err != nil {
+	settings := opts.stackFile
+	if len(settings) == 0 {
+		settings = readStackFile(tb, filepath.Join(root, "Pulumi."+opts.stack+".yaml"))
+	}
+	if err := os.WriteFile(stackFile, settings, 0o644); err != nil {
 		tb.Fatal(err)
 	}
 
@@ -269,6 +271,24 @@ func copyFile(tb testing.TB, from, to string) {
 	if err := os.WriteFile(to, data, 0o644); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// readStackFile returns the stack file at path without its encryptionsalt line. Any
+// preview or up in the checkout adds that line for the checkout's own passphrase, and
+// the temporary project's stack uses the test's passphrase.
+func readStackFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("cannot read %s for the temporary project: %v", path, err)
+	}
+	var lines []string
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if !strings.HasPrefix(line, "encryptionsalt:") {
+			lines = append(lines, line)
+		}
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // linkShellTools links every program of shellTools, as found on the test's own PATH,
