@@ -90,6 +90,11 @@ func run(ctx context.Context, command string, opts Options, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	return ExplainPassphrase(opts, operate(ctx, command, stack, opts, stdout))
+}
+
+// operate runs command on an open stack.
+func operate(ctx context.Context, command string, stack auto.Stack, opts Options, stdout io.Writer) error {
 	switch command {
 	case "preview":
 		result, err := PreviewDiff(ctx, stack, opts.Progress)

@@ -148,7 +148,7 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, model.Namespace, components.ProgramWithEnv(opts.ProjectDir, opts.Env),
 		workspaceOpts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "incorrect passphrase") {
+		if wrongPassphrase(err) {
 			return auto.Stack{}, fmt.Errorf("cannot open stack %s: Pulumi.%s.yaml has an encryptionsalt line "+
 				"that another passphrase wrote, not the one this project uses (%s). Fix: when the file holds "+
 				"no secure: values, delete its encryptionsalt line; otherwise set PULUMI_CONFIG_PASSPHRASE "+
@@ -157,6 +157,31 @@ func OpenStack(ctx context.Context, opts Options) (auto.Stack, error) {
 		return auto.Stack{}, fmt.Errorf("cannot open stack %s: %w", opts.Stack, err)
 	}
 	return stack, nil
+}
+
+// wrongPassphrase reports whether err is the CLI's failure to decrypt a stack's secrets
+// with the passphrase it was given.
+func wrongPassphrase(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "incorrect passphrase")
+}
+
+// ExplainPassphrase returns err with the fix when the CLI rejected the passphrase of
+// a stack that exists in the backend, and err unchanged otherwise. The CLI's own
+// message names neither the stack file nor where the passphrase came from.
+func ExplainPassphrase(opts Options, err error) error {
+	if !wrongPassphrase(err) {
+		return err
+	}
+	env, envErr := Environment(opts.ProjectDir, opts.Env)
+	if envErr != nil {
+		return err
+	}
+	return fmt.Errorf("the passphrase from %s does not decrypt stack %s, because its encryptionsalt "+
+		"line in Pulumi.%s.yaml, or the secrets in its state, came from another passphrase. Fix: set "+
+		"PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase that created the "+
+		"stack. If the stack file holds no secure: values and the stack has no resources, deleting the "+
+		"encryptionsalt line also works. (the CLI reported: incorrect passphrase)",
+		passphraseSource(env), opts.Stack, opts.Stack)
 }
 
 // passphraseSource names where the engine's secrets passphrase comes from.

@@ -125,3 +125,79 @@ func TestForeignSaltNamesTheFix(t *testing.T) {
 		t.Errorf("the failed open changed Pulumi.local.yaml:\n%s", after)
 	}
 }
+
+// A stack that exists in the backend, opened with another passphrase, fails in the CLI
+// itself. The driver replaces the CLI's bare "incorrect passphrase" with the source of
+// the passphrase and the fix.
+func TestWrongPassphraseNamesTheFix(t *testing.T) {
+	root := repoRoot(t)
+	requireTools(t, root, t.TempDir())
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(root, "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	stackFile := filepath.Join(dir, "Pulumi.dev.yaml")
+	if err := os.WriteFile(stackFile, readStackFile(t, filepath.Join(root, "Pulumi.dev.yaml")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "bin", "pulumi"), filepath.Join(dir, "bin", "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	// The CLI checks the passphrase before it loads any plugin, so the Pulumi home
+	// needs none.
+	t.Setenv("STF_FARM_PULUMI_HOME", filepath.Join(dir, ".pulumi-home"))
+
+	// Creating the stack with the project's generated passphrase writes its salt.
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	if _, err := engine.OpenStack(ctx, engine.Options{ProjectDir: dir, Stack: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	salted, err := os.ReadFile(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(salted), "encryptionsalt:") {
+		t.Fatalf("creating the stack wrote no encryptionsalt line:\n%s", salted)
+	}
+
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "another passphrase")
+	previous, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(previous)
+	var stdout, stderr bytes.Buffer
+	code := engine.Main([]string{"preview", "--stack", "dev"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("a preview with the wrong passphrase exited with %d, want 1:\n%s", code, stderr.String())
+	}
+	message := stderr.String()
+	for _, want := range []string{"stf-farm preview --stack dev failed", "PULUMI_CONFIG_PASSPHRASE",
+		"does not decrypt stack dev", "Pulumi.dev.yaml", "the passphrase that created the stack"} {
+		if !strings.Contains(message, want) {
+			t.Errorf("the error must contain %q; it is:\n%s", want, message)
+		}
+	}
+	if n := strings.Count(message, "incorrect passphrase"); n != 1 {
+		t.Errorf("the error names the CLI's message %d times, want once:\n%s", n, message)
+	}
+}
+
+// A preview or up in the checkout writes the checkout's encryptionsalt into its stack
+// file. The temporary projects of these tests use their own passphrase, so their copy
+// of the file must leave that line out and keep every other line.
+func TestStackCopyDropsSalt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "Pulumi.dev.yaml")
+	settings := "config:\n  stf-farm:provider: virtualbox\n"
+	if err := os.WriteFile(path, []byte(foreignSalt+settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(readStackFile(t, path)); got != settings {
+		t.Errorf("the copy of a salted stack file is:\n%s\nwant:\n%s", got, settings)
+	}
+}
