@@ -2,6 +2,8 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -248,14 +250,70 @@ func TestDockerProviderSkipsVirtualBoxRange(t *testing.T) {
 }
 
 func TestUnknownKeysAreReported(t *testing.T) {
-	err := model.CheckKeys([]string{"machines", "stfsecret", "machiness", "provider", "colour"})
+	err := model.CheckKeys(map[string]string{
+		"machines":  "[]",
+		"stfsecret": "",
+		"machiness": `[{"name":"core-01"}]`,
+		"provider":  "docker",
+		"colour":    "blue",
+	}, []string{"stfsecret"})
 	var verr *model.ValidationError
 	require.ErrorAs(t, err, &verr)
 	require.Len(t, verr.Problems, 3)
-	assert.Contains(t, err.Error(), "stf-farm:machiness = (set): unknown setting. Fix: remove it, or use machines.")
-	assert.Contains(t, err.Error(), "stf-farm:stfsecret = (set): unknown setting. Fix: remove it, or use stfSecret.")
-	assert.Contains(t, err.Error(), "stf-farm:colour = (set): unknown setting. Fix: remove it.")
-	assert.NoError(t, model.CheckKeys(append(model.Keys, model.SecretKey)))
+	assert.Contains(t, err.Error(), `stf-farm:machiness = [{"name":"core-01"}]: unknown setting. Fix: remove it, or use machines.`)
+	assert.Contains(t, err.Error(), "stf-farm:stfsecret = [secret]: unknown setting. Fix: remove it, or use stfSecret.")
+	assert.Contains(t, err.Error(), `stf-farm:colour = "blue": unknown setting. Fix: remove it.`)
+
+	known := map[string]string{}
+	for _, key := range append(model.Keys, model.SecretKey) {
+		known[key] = "x"
+	}
+	assert.NoError(t, model.CheckKeys(known, nil))
+}
+
+func TestLongUnknownValueIsCut(t *testing.T) {
+	err := model.CheckKeys(map[string]string{"netwrok": strings.Repeat("1", 100)}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `stf-farm:netwrok = "`+strings.Repeat("1", 59)+`...: unknown setting.`)
+}
+
+func TestMergeKeepsEveryProblem(t *testing.T) {
+	keys := model.CheckKeys(map[string]string{"netwrok": "10.0.0.0/8"}, nil)
+	_, load := model.Load(withConfig(t, stackConfig(t, "dev"), "provider", "hyperv"))
+	err := model.Merge(keys, nil, load)
+	var verr *model.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.True(t, verr.HasKey("netwrok"), "the unknown key is missing: %v", err)
+	assert.True(t, verr.HasKey("provider"), "the invalid provider is missing: %v", err)
+	assert.NoError(t, model.Merge(nil, nil))
+
+	other := errors.New("cannot read the stack file")
+	assert.Equal(t, other, model.Merge(keys, other))
+}
+
+func TestWholeNumberMistakesAreNamed(t *testing.T) {
+	cases := map[string]struct{ memory, message string }{
+		"fraction":  {"1.5", "stf-farm:machines[0].memory = 1.5: expected a whole number, not a fraction."},
+		"too large": {"99999999999999999999", "expected a whole number, and this one is too large."},
+		"string":    {`"big"`, `stf-farm:machines[0].memory = "big": expected a whole number, not string.`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			raw := stackConfig(t, "dev")
+			machines := strings.Replace(raw["machines"], `"memory":1024`, `"memory":`+c.memory, 1)
+			require.NotEqual(t, raw["machines"], machines, "the dev machines have no memory of 1024 to replace")
+			raw["machines"] = machines
+			_, err := model.Load(raw)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.message)
+		})
+	}
+}
+
+func TestOneProblemIsSingular(t *testing.T) {
+	err := model.CheckKeys(map[string]string{"colour": "blue"}, nil)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "invalid stack configuration (1 problem):\n"), err.Error())
 }
 
 func TestValidationListsEveryProblem(t *testing.T) {

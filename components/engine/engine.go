@@ -240,26 +240,26 @@ func checkStackFile(projectDir, stack string) error {
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", path, err)
 	}
-	var keys []string
+	settingsText := map[string]string{}
+	var secrets []string
 	raw := map[string]string{}
 	for key, value := range settings.Config {
 		if key.Namespace() != model.Namespace {
 			continue
 		}
-		keys = append(keys, key.Name())
+		settingsText[key.Name()] = ""
 		if value.Secure() {
+			secrets = append(secrets, key.Name())
 			continue
 		}
 		if text, err := value.Value(config.NopDecrypter); err == nil {
 			raw[key.Name()] = text
+			settingsText[key.Name()] = text
 		}
-	}
-	if err := model.CheckKeys(keys); err != nil {
-		return err
 	}
 	// The program validates the same settings. Validating them here too gives the
 	// problems in one short message, where the engine would wrap the program's error in
-	// its own output.
+	// its own output. Unknown keys and the problems of the known ones come together.
 	_, err = model.Load(raw)
-	return err
+	return model.Merge(model.CheckKeys(settingsText, secrets), err)
 }

@@ -21,17 +21,19 @@ var Keys = []string{
 const SecretKey = "stfSecret"
 
 // CheckKeys reports configuration keys in the namespace that the program does not read,
-// each with the closest known key, so a misspelt key is not silently ignored.
-func CheckKeys(keys []string) error {
+// each with its value and the closest known key, so a misspelt key is not silently
+// ignored. settings maps each key, without the namespace, to its value as Pulumi stores
+// it: a plain string, or JSON for objects and lists. A secret's value is not shown.
+func CheckKeys(settings map[string]string, secrets []string) error {
 	known := append(append([]string(nil), Keys...), SecretKey)
 	var problems []Problem
-	for _, key := range keys {
+	for key, value := range settings {
 		if contains(known, key) {
 			continue
 		}
 		problems = append(problems, Problem{
 			Key:     key,
-			Value:   "(set)",
+			Value:   settingText(value, contains(secrets, key)),
 			Message: "unknown setting",
 			Fix:     "remove it" + suggestion(key, known),
 		})
@@ -40,6 +42,48 @@ func CheckKeys(keys []string) error {
 		return nil
 	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
+	return &ValidationError{Problems: problems}
+}
+
+// maxValueText is the longest value, in bytes, that a problem shows in full.
+const maxValueText = 60
+
+// settingText returns a setting's value as a problem shows it: compact JSON for
+// objects and lists, a quoted string otherwise, and [secret] for a secret.
+func settingText(value string, secret bool) string {
+	if secret {
+		return "[secret]"
+	}
+	text := fmt.Sprintf("%q", value)
+	var generic any
+	if trimmed := strings.TrimSpace(value); strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[") {
+		if json.Unmarshal([]byte(value), &generic) == nil {
+			text = jsonText(generic)
+		}
+	}
+	if len(text) > maxValueText {
+		text = text[:maxValueText] + "..."
+	}
+	return text
+}
+
+// Merge joins the problems of several validation errors into one. It returns the first
+// error that is not a *ValidationError unchanged, and nil when every error is nil.
+func Merge(errs ...error) error {
+	var problems []Problem
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var verr *ValidationError
+		if !errors.As(err, &verr) {
+			return err
+		}
+		problems = append(problems, verr.Problems...)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
 	return &ValidationError{Problems: problems}
 }
 
@@ -123,7 +167,7 @@ func (d *decoder) object(key, value string, target any) {
 		d.problems = append(d.problems, Problem{
 			Key:     field,
 			Value:   valueText,
-			Message: "expected " + describeKind(typeErr.Type) + ", not " + typeErr.Value,
+			Message: typeMessage(typeErr, valueText),
 			Fix:     "write it as " + describeKind(typeErr.Type) + " (see Pulumi.dev.yaml)",
 		})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -150,6 +194,20 @@ func (d *decoder) object(key, value string, target any) {
 			Fix:     "write it as YAML that matches Pulumi.dev.yaml",
 		})
 	}
+}
+
+// typeMessage returns why a JSON value does not fit its setting. encoding/json reports a
+// number that does not fit an integer field, a fraction or a number too large for it,
+// as a number of the wrong type, so the two cases are told apart here.
+func typeMessage(typeErr *json.UnmarshalTypeError, valueText string) string {
+	expected := "expected " + describeKind(typeErr.Type)
+	if !strings.HasPrefix(typeErr.Value, "number") || describeKind(typeErr.Type) != "a whole number" {
+		return expected + ", not " + typeErr.Value
+	}
+	if strings.ContainsAny(valueText, ".eE") {
+		return expected + ", not a fraction"
+	}
+	return expected + ", and this one is too large"
 }
 
 func describeKind(t reflect.Type) string {

@@ -31,7 +31,11 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "invalid stack configuration (%d problems):", len(e.Problems))
+	noun := "problems"
+	if len(e.Problems) == 1 {
+		noun = "problem"
+	}
+	fmt.Fprintf(&b, "invalid stack configuration (%d %s):", len(e.Problems), noun)
 	for _, p := range e.Problems {
 		b.WriteString("\n  - ")
 		b.WriteString(p.Error())
@@ -254,7 +258,7 @@ func (v *validator) checkMachines() {
 
 		if m.Memory < 1024 {
 			v.add(key+".memory", m.Memory,
-				"a cluster machine needs at least 1024 MB (512 MB is too little for etcd, fleet and the STF containers)",
+				"a cluster machine needs at least 1024 MB for etcd, fleet and the STF containers",
 				"set it to 1024 or more (in MB)")
 		}
 		if m.CPUs < 1 {

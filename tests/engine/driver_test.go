@@ -33,7 +33,7 @@ func TestDriverRejectsBadSettingsFirst(t *testing.T) {
 	if err == nil {
 		t.Fatal("opening a stack with a misspelt machine setting must fail")
 	}
-	want := "invalid stack configuration (1 problems):\n  - stf-farm:machines[1].memroy = 2048: unknown setting. Fix: remove it, or use memory."
+	want := "invalid stack configuration (1 problem):\n  - stf-farm:machines[1].memroy = 2048: unknown setting. Fix: remove it, or use memory."
 	if err.Error() != want {
 		t.Errorf("got the error:\n%v\nwant:\n%s", err, want)
 	}
