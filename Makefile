@@ -73,11 +73,12 @@ pulumi: engine
 # Times warm previews of the dev stack, of a trivial program and of a generated stack of
 # BENCH_MACHINES cluster machines through the real engine, and prints their medians (see
 # docs/benchmarks.md).
+# `make bench-preview` runs only these; `make bench` runs bench-local first.
 BENCH_MACHINES ?= 30
-bench: tools
+bench bench-preview: tools
 	STF_FARM_BENCH_MACHINES=$(BENCH_MACHINES) go test -count=1 -run '^$$' \
 		-bench '^BenchmarkPreview$$' -benchtime=1x ./tests/engine/
-.PHONY: bench
+.PHONY: bench bench-preview
 
 # Times an up of the local farm's machines and units from nothing through the real
 # engine, Vagrant and fleet, computes its critical path from the engine's events and
