@@ -73,7 +73,7 @@ pulumi: engine
 # Times warm previews of the dev stack, of a trivial program and of a generated stack of
 # BENCH_MACHINES cluster machines through the real engine, and prints their medians (see
 # docs/benchmarks.md).
-# `make bench-preview` runs only these; `make bench` runs bench-local first.
+# `make bench-preview` runs only these. `make bench` runs bench-local first.
 BENCH_MACHINES ?= 30
 bench bench-preview: tools
 	STF_FARM_BENCH_MACHINES=$(BENCH_MACHINES) go test -count=1 -run '^$$' \

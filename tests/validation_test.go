@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -277,6 +278,13 @@ func TestLongUnknownValueIsCut(t *testing.T) {
 	assert.Contains(t, err.Error(), `stf-farm:netwrok = "`+strings.Repeat("1", 59)+`...: unknown setting.`)
 }
 
+func TestCutValueStaysUTF8(t *testing.T) {
+	err := model.CheckKeys(map[string]string{"colour": strings.Repeat("é", 40)}, nil)
+	require.Error(t, err)
+	assert.True(t, utf8.ValidString(err.Error()), "the message is not valid UTF-8: %q", err.Error())
+	assert.Contains(t, err.Error(), `stf-farm:colour = "`+strings.Repeat("é", 29)+`...: unknown setting.`)
+}
+
 func TestMergeKeepsEveryProblem(t *testing.T) {
 	keys := model.CheckKeys(map[string]string{"netwrok": "10.0.0.0/8"}, nil)
 	_, load := model.Load(withConfig(t, stackConfig(t, "dev"), "provider", "hyperv"))
@@ -293,9 +301,11 @@ func TestMergeKeepsEveryProblem(t *testing.T) {
 
 func TestWholeNumberMistakesAreNamed(t *testing.T) {
 	cases := map[string]struct{ memory, message string }{
-		"fraction":  {"1.5", "stf-farm:machines[0].memory = 1.5: expected a whole number, not a fraction."},
-		"too large": {"99999999999999999999", "expected a whole number, and this one is too large."},
-		"string":    {`"big"`, `stf-farm:machines[0].memory = "big": expected a whole number, not string.`},
+		"fraction":       {"1.5", "stf-farm:machines[0].memory = 1.5: expected a whole number, not a fraction."},
+		"too large":      {"99999999999999999999", "expected a whole number, and this one is too large."},
+		"exponent":       {"1e21", "expected a whole number, and this one is too large."},
+		"small exponent": {"25e-1", "stf-farm:machines[0].memory = 2.5: expected a whole number, not a fraction."},
+		"string":         {`"big"`, `stf-farm:machines[0].memory = "big": expected a whole number, not string.`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Keys lists every configuration key the program reads, without the namespace.
@@ -55,16 +57,21 @@ func settingText(value string, secret bool) string {
 		return "[secret]"
 	}
 	text := fmt.Sprintf("%q", value)
-	var generic any
 	if trimmed := strings.TrimSpace(value); strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[") {
+		var generic any
 		if json.Unmarshal([]byte(value), &generic) == nil {
 			text = jsonText(generic)
 		}
 	}
-	if len(text) > maxValueText {
-		text = text[:maxValueText] + "..."
+	if len(text) <= maxValueText {
+		return text
 	}
-	return text
+	// Cut at a character boundary, so the message stays valid UTF-8.
+	cut := maxValueText
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + "..."
 }
 
 // Merge joins the problems of several validation errors into one. It returns the first
@@ -196,15 +203,15 @@ func (d *decoder) object(key, value string, target any) {
 	}
 }
 
-// typeMessage returns why a JSON value does not fit its setting. encoding/json reports a
-// number that does not fit an integer field, a fraction or a number too large for it,
-// as a number of the wrong type, so the two cases are told apart here.
+// typeMessage returns why a JSON value does not fit its setting. encoding/json reports
+// both a fraction and a number too large for an integer field as a number of the wrong
+// type, so typeMessage distinguishes the two by the value.
 func typeMessage(typeErr *json.UnmarshalTypeError, valueText string) string {
 	expected := "expected " + describeKind(typeErr.Type)
 	if !strings.HasPrefix(typeErr.Value, "number") || describeKind(typeErr.Type) != "a whole number" {
 		return expected + ", not " + typeErr.Value
 	}
-	if strings.ContainsAny(valueText, ".eE") {
+	if number, err := strconv.ParseFloat(valueText, 64); err == nil && number != math.Trunc(number) {
 		return expected + ", not a fraction"
 	}
 	return expected + ", and this one is too large"
